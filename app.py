@@ -1,0 +1,318 @@
+"""The web app: draw a digit, upload images, train with live plots, and look at the data and the model's mistakes.
+
+A thin shell over mnist_core. Shared state (active model, the one training run) lives in WORKSPACE.
+    python app.py          # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT honoured)
+"""
+import os
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from mnist_core.checkpoint import CheckpointError
+from mnist_core.data import MEAN, STD, MnistDataError
+from mnist_core.engine import TrainConfig
+from mnist_core.model import count_parameters
+from mnist_core.pictures import confusion_figure, enlarge, probability_card
+from mnist_core.predict import ImageError, open_image
+from mnist_core.workspace import Workspace, examine
+
+WORKSPACE = Workspace(
+    checkpoint_dir=os.getenv("CHECKPOINT_DIR"),
+    data_dir=os.getenv("MNIST_DIR"),
+    allow_training=os.getenv("MNIST_ALLOW_TRAINING", "1").lower() not in ("0", "false", "no", "off"),
+)
+EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").glob("*.png"))
+DRAW_HINT = "Draw a digit (0-9) in the box, large and centred. The bars update after every stroke."
+LOSS_COLUMNS = ["iteration", "value", "metric"]
+
+
+# Draw and Upload -------------------------------------------------------------------------------
+
+def read_sketch(sketch):
+    """Sketchpad value -> (probabilities for gr.Label, what the network saw, a hint)."""
+    try:
+        prediction = WORKSPACE.predict(sketch)
+    except (ImageError, CheckpointError) as e:
+        return {}, None, f"⚠️ {e}"
+    if prediction.probs is None:
+        return {}, None, DRAW_HINT if "empty" in prediction.message else f"{prediction.message.capitalize()}."
+    note = f" ({prediction.message})" if prediction.message else ""
+    return prediction.as_label(), enlarge(prediction.pixels), f"Read as **{prediction.digit}**{note}."
+
+
+def read_uploads(files):
+    """Uploaded files -> a card per file (28x28 view and bars), and the first readable file's probabilities."""
+    if not files:
+        return [], {}, "Upload one or more images: PNG, JPEG, BMP, GIF or WebP."
+    cards, first, lines = [], {}, []
+    for path in files:
+        name = Path(path).name
+        try:
+            prediction = WORKSPACE.predict(open_image(path))
+        except (ImageError, CheckpointError) as e:
+            cards.append((probability_card(None, None, str(e)[:60]), f"{name}: {e}"))
+            lines.append(f"- **{name}**: ⚠️ {e}")
+            continue
+        if prediction.probs is None:
+            caption = f"{name}: {prediction.message}"
+        else:
+            caption = f"{name}: {prediction.digit} ({prediction.probs.max():.1%})"
+            first = first or prediction.as_label()
+        cards.append((probability_card(prediction.pixels, prediction.probs, prediction.message), caption))
+        lines.append(f"- {caption}" + (f" ({prediction.message})" if prediction.probs is not None and prediction.message else ""))
+    return cards, first, "\n".join(lines)
+
+
+def predict_image(image):
+    """The public /predict endpoint: one image in, the digit with its ten confidences out ({} if blank)."""
+    if image is None:
+        return {}
+    try:
+        return WORKSPACE.predict(image).as_label()
+    except ImageError as e:
+        raise gr.Error(str(e)) from None
+
+
+# Train -------------------------------------------------------------------------------------------
+
+def start_training(epochs, batch_size, lr, augment, seed):
+    try:
+        config = TrainConfig(epochs=as_int(epochs), batch_size=as_int(batch_size), lr=float(lr),
+                             augment=bool(augment), seed=as_int(seed))
+    except (TypeError, ValueError) as e:
+        return f"⚠️ Not started: {e}", gr.Timer(active=WORKSPACE.running())
+    started, message = WORKSPACE.start(config)
+    return ("▶️ " if started else "⚠️ ") + message, gr.Timer(active=WORKSPACE.running())
+
+
+def as_int(value):
+    """A whole number from a UI or API value; 2.0 is fine, 2.5 and "two" are not."""
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError(f"expected a whole number, got {value!r}")
+    return int(number)
+
+
+def stop_training():
+    return WORKSPACE.stop()
+
+
+def training_status() -> str:
+    run = WORKSPACE.run
+    if not WORKSPACE.allow_training:
+        return "Training is switched off on this server (MNIST_ALLOW_TRAINING=0). Draw and Upload still work."
+    if run is None:
+        return "No training run yet. Pick settings and press Start."
+    ev = run.last
+    if ev is None:
+        return f"{run.state} on {run.device}…" if run.state not in ("failed",) else f"⚠️ {run.message}"
+    per_step = ev.elapsed / max(ev.iteration, 1)
+    left = f"about {per_step * (ev.total_iterations - ev.iteration):.0f} s left · " if run.state == "training" else ""
+    test = f" · test accuracy {100 * ev.test_acc:.2f}%" if ev.test_acc is not None else ""
+    last_test = next((v for i, m, v in reversed(run.history.rows) if m == "test accuracy"), None)
+    if ev.test_acc is None and last_test is not None:
+        test = f" · test accuracy {100 * last_test:.2f}%"
+    head = {"training": "⏳ training", "done": "✅ done", "stopped": "⏹️ stopped", "failed": "⚠️ failed",
+            "saving": "💾 saving"}.get(run.state, run.state)
+    body = (f"{head} · epoch {ev.epoch:.2f}/{run.config.epochs} · iteration {ev.iteration}/{ev.total_iterations} · "
+            f"{ev.images_per_sec:,.0f} images/s · {left}{ev.elapsed:.0f} s elapsed{test} · {run.device}")
+    return body + (f"\n\n{run.message}" if run.message else "")
+
+
+def curves():
+    """The current run's rows as two frames: loss, and train/test accuracy, against iteration."""
+    run = WORKSPACE.run
+    rows = list(run.history.rows) if run else []
+    frame = pd.DataFrame(rows, columns=LOSS_COLUMNS)
+    return frame[frame.metric == "train loss"], frame[frame.metric != "train loss"]
+
+
+def poll():
+    loss, accuracy = curves()
+    running = WORKSPACE.running()
+    return loss, accuracy, training_status(), gr.Timer(active=running), model_choices(), active_model_card()
+
+
+# Models and Explore ------------------------------------------------------------------------------
+
+def model_choices():
+    paths = WORKSPACE.checkpoints()
+    active = WORKSPACE.active.path.name if WORKSPACE.active else None
+    return gr.Dropdown(choices=[p.name for p in paths], value=active)
+
+
+def choose_model(name):
+    try:
+        WORKSPACE.select(WORKSPACE.checkpoint_dir / Path(name).name if name else "")
+    except CheckpointError as e:
+        gr.Warning(str(e))
+    return active_model_card()
+
+
+def active_model_card() -> str:
+    c = WORKSPACE.active
+    if c is None:
+        return f"⚠️ **No model loaded.** {WORKSPACE.problem}. Train one in the Train tab."
+    t = c.train_config
+    acc = c.metrics.get("test_acc")
+    warning = f"\n\n⚠️ {WORKSPACE.problem}" if WORKSPACE.problem else ""
+    return (f"**Active model:** `{c.path.name}` · test accuracy **{100 * acc:.2f}%** on the 10,000 MNIST test digits · "
+            f"{count_parameters(c.model):,} parameters · trained {c.created[:16].replace('T', ' ')} UTC on {c.device} · "
+            f"{t.epochs} epochs, batch {t.batch_size}, lr {t.lr:g}, augmentation {'on' if t.augment else 'off'}, "
+            f"seed {t.seed} · layers {c.model_config.channels} × {c.model_config.convs_per_stage}{warning}")
+
+
+def to_uint8(normalized) -> np.ndarray:
+    return ((normalized.squeeze(1).numpy() * STD + MEAN).clip(0, 1) * 255).astype(np.uint8)
+
+
+def random_training_digits(count=48):
+    try:
+        train_set, _ = WORKSPACE.data()
+    except MnistDataError as e:
+        raise gr.Error(f"MNIST is not available: {e}") from None
+    idx = np.random.default_rng().choice(len(train_set), count, replace=False)
+    images = to_uint8(train_set.images[idx])
+    return [(enlarge(img, 4), f"label {train_set.labels[i].item()}") for img, i in zip(images, idx)]
+
+
+EXAMINED = {}  # (checkpoint path, created) -> examine() result: computed once per checkpoint
+
+
+def examined(checkpoint, test_set):
+    key = (str(checkpoint.path), checkpoint.created)
+    if key not in EXAMINED:
+        EXAMINED[key] = examine(checkpoint, test_set)
+    return EXAMINED[key]
+
+
+def check_model():
+    """Test digits with the active model's predictions (mistakes marked), its mistakes, and the confusion matrix."""
+    c = WORKSPACE.active
+    if c is None:
+        raise gr.Error("No model is loaded: train one first.")
+    try:
+        _, test_set = WORKSPACE.data()
+    except MnistDataError as e:
+        raise gr.Error(f"MNIST is not available: {e}") from None
+    predicted, confidence, confusion = examined(c, test_set)
+    labels = test_set.labels.numpy()
+    images = to_uint8(test_set.images)
+    rng = np.random.default_rng()
+    sample = rng.choice(len(labels), 24, replace=False)
+    wrong = np.flatnonzero(predicted != labels)
+    shown_wrong = wrong[np.argsort(-confidence[wrong])][:36]  # the most confident mistakes first
+
+    def caption(i):
+        mark = "✅" if predicted[i] == labels[i] else "❌"
+        return f"{mark} read {predicted[i]} ({confidence[i]:.0%}), true {labels[i]}"
+
+    per_class = pd.DataFrame({"digit": [str(d) for d in range(10)],
+                              "accuracy": confusion.diagonal() / confusion.sum(1).clip(min=1)})
+    accuracy = confusion.trace() / confusion.sum()
+    summary = (f"**{accuracy:.2%}** of the 10,000 test digits read right; **{len(wrong)} mistakes**, "
+               f"shown below from the most confident.")
+    return ([(enlarge(images[i], 4), caption(i)) for i in sample],
+            [(enlarge(images[i], 4), caption(i)) for i in shown_wrong],
+            confusion_figure(confusion, f"{c.path.name}: {len(wrong)} mistakes"), per_class, summary)
+
+
+# Layout ----------------------------------------------------------------------------------------
+
+# Clicks the Brush whenever the Sketchpad shows no active tool: on load and after Clear.
+SELECT_BRUSH_JS = """() => { setInterval(() => {
+  const pad = document.querySelector('#sketch'); if (!pad) return;
+  const brush = pad.querySelector('button[aria-label="Brush"]');
+  if (brush && pad.innerText.toLowerCase().includes('select the draw tool')) brush.click();
+}, 300); }"""
+
+with gr.Blocks(title="Handwritten digit recognizer") as demo:
+    gr.Markdown("# ✍️ Handwritten digit recognizer\nA small convolutional network trained on MNIST reads the digit "
+                "you draw or upload, and shows how sure it is of each of the ten digits.")
+    model_card = gr.Markdown(active_model_card())
+    with gr.Tabs():
+        with gr.Tab("Draw"):
+            with gr.Row():
+                with gr.Column():  # the wrapper keeps the canvas inside its box (see docs/gradio6 notes)
+                    sketch = gr.Sketchpad(
+                        elem_id="sketch", label="Draw a digit", canvas_size=(280, 280), image_mode="L", layers=False,
+                        brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"), height=420,
+                    )
+                with gr.Column():
+                    probs = gr.Label(num_top_classes=10, label="Probabilities", elem_id="probs")
+                    with gr.Row():
+                        seen = gr.Image(label="What the network sees (28×28)", elem_id="seen", height=200,
+                                        interactive=False, buttons=[])
+                        hint = gr.Markdown(DRAW_HINT, elem_id="hint")
+        with gr.Tab("Upload"):
+            with gr.Row():
+                with gr.Column():
+                    files = gr.File(label="Images (one or many)", file_count="multiple", file_types=["image"],
+                                    elem_id="upload")
+                    gr.Examples([[[p]] for p in EXAMPLES], inputs=files, label="Real MNIST test digits") if EXAMPLES else None
+                    upload_summary = gr.Markdown(elem_id="upload-summary")
+                with gr.Column():
+                    upload_probs = gr.Label(num_top_classes=10, label="First image", elem_id="upload-probs")
+            upload_cards = gr.Gallery(label="Each file: what the network saw, and its probabilities", columns=2,
+                                      height="auto", elem_id="upload-cards", object_fit="contain")
+        with gr.Tab("Train"):
+            with gr.Row():
+                epochs = gr.Slider(1, 20, value=TrainConfig.epochs, step=1, label="Epochs")
+                batch_size = gr.Dropdown([32, 64, 128, 256, 512], value=TrainConfig.batch_size, label="Batch size")
+                lr = gr.Number(TrainConfig.lr, label="Peak learning rate", minimum=1e-5, maximum=0.1)
+                augment = gr.Checkbox(TrainConfig.augment, label="Augmentation (rotate, zoom, shear, shift)")
+                seed = gr.Number(TrainConfig.seed, label="Seed", precision=0, minimum=0)
+            with gr.Row():
+                start_btn = gr.Button("Start training", variant="primary", elem_id="start")
+                stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
+            status = gr.Markdown(training_status(), elem_id="train-status")
+            with gr.Row():
+                loss_plot = gr.LinePlot(x="iteration", y="value", color="metric", title="Training loss",
+                                        y_title="cross-entropy", elem_id="loss-plot", height=300)
+                acc_plot = gr.LinePlot(x="iteration", y="value", color="metric", title="Accuracy", y_lim=[0.8, 1.0],
+                                       y_title="accuracy", elem_id="acc-plot", height=300)
+            models = gr.Dropdown(label="Active model (the shipped one, or one trained here)", elem_id="models",
+                                 interactive=True)
+            timer = gr.Timer(1.0, active=False)
+        with gr.Tab("Explore"):
+            gr.Markdown("### The data\nRandom digits from the 60,000 training images, with their labels.")
+            show_digits = gr.Button("Show random training digits")
+            train_gallery = gr.Gallery(columns=12, height="auto", label="Training digits", elem_id="train-digits")
+            gr.Markdown("### Checking the network\nThe active model on the 10,000 test digits.")
+            check_btn = gr.Button("Check the active model", variant="primary")
+            check_summary = gr.Markdown()
+            test_gallery = gr.Gallery(columns=8, height="auto", label="Random test digits (❌ = mistake)")
+            with gr.Row():
+                confusion_plot = gr.Plot(label="Confusion matrix")
+                per_class_plot = gr.BarPlot(x="digit", y="accuracy", y_lim=[0.9, 1.0], title="Accuracy per digit",
+                                            sort="x")
+            mistakes_gallery = gr.Gallery(columns=9, height="auto", label="Mistakes, most confident first")
+    with gr.Row(visible=False):  # the public API: one image in, the digit with its confidences out
+        api_image = gr.Image(type="pil", image_mode="RGBA")
+        api_label = gr.Label(num_top_classes=10)
+        api_button = gr.Button()
+
+    draw_outputs = [probs, seen, hint]
+    sketch.change(read_sketch, sketch, draw_outputs, concurrency_limit=4, show_progress="hidden",
+                  api_visibility="private")
+    files.change(read_uploads, files, [upload_cards, upload_probs, upload_summary], concurrency_limit=4,
+                 api_visibility="private")
+    api_button.click(predict_image, api_image, api_label, api_name="predict", concurrency_limit=8)
+
+    poll_outputs = [loss_plot, acc_plot, status, timer, models, model_card]
+    start_btn.click(start_training, [epochs, batch_size, lr, augment, seed], [status, timer], api_name="train",
+                    concurrency_limit=None)
+    stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
+    timer.tick(poll, None, poll_outputs, concurrency_limit=None, show_progress="hidden", api_visibility="private")
+    demo.load(poll, None, poll_outputs, api_visibility="private")
+    models.input(choose_model, models, model_card, api_visibility="private")
+    show_digits.click(random_training_digits, None, train_gallery, api_visibility="private")
+    check_btn.click(check_model, None, [test_gallery, mistakes_gallery, confusion_plot, per_class_plot, check_summary],
+                    api_visibility="private")
+
+LAUNCH = dict(js=SELECT_BRUSH_JS, max_file_size="10mb", footer_links=["api", "gradio"], theme=gr.themes.Soft())
+
+if __name__ == "__main__":
+    demo.queue(default_concurrency_limit=4).launch(**LAUNCH)

@@ -1,0 +1,97 @@
+"""Checkpoints: one safetensors file with the weights and, as JSON metadata, everything needed to rebuild
+and describe the model. Loading never unpickles; writing goes to a temporary file that is then renamed."""
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .engine import TrainConfig
+from .model import DigitCNN, ModelConfig
+
+FORMAT_VERSION = 1
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist_cnn.safetensors"
+
+
+class CheckpointError(RuntimeError):
+    """A missing, corrupt or incompatible checkpoint; the message names the file and the problem."""
+
+
+@dataclass
+class Checkpoint:
+    model: DigitCNN
+    model_config: ModelConfig
+    train_config: TrainConfig
+    metrics: dict  # test_acc, per_class, and whatever else the trainer measured
+    device: str  # what it was trained on, e.g. "NVIDIA H100" or "CPU"
+    created: str  # ISO 8601, UTC
+    path: Path | None = None
+
+
+def save_checkpoint(path, model, train_config: TrainConfig, metrics: dict, device: str) -> Path:
+    """Write atomically: a crash mid-write leaves any previous file at `path` intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "model_config": asdict(model.config),
+        "train_config": asdict(train_config),
+        "metrics": metrics,
+        "device": device,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(weights, tmp, metadata={"mnist_core": json.dumps(meta)})
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def from_dict(cls, values: dict):
+    """A frozen config from saved values; unknown keys mean a newer, incompatible file."""
+    names = {f.name for f in fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def load_checkpoint(path=None, device=None) -> Checkpoint:
+    """Rebuild the model from a checkpoint (the shipped one when path is None), in eval mode."""
+    path = Path(path) if path else SHIPPED
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get("mnist_core")
+        weights = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated: {e})") from None
+    if raw is None:
+        raise CheckpointError(f"{path}: a safetensors file without mnist_core metadata")
+    try:
+        meta = json.loads(raw)
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"format version {meta.get('format_version')}, this code reads {FORMAT_VERSION}")
+        model_config = from_dict(ModelConfig, meta["model_config"])
+        train_config = from_dict(TrainConfig, meta["train_config"])
+        model = DigitCNN(model_config)
+        model.load_state_dict(weights)
+    except (ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: incompatible checkpoint ({e})") from None
+    model = model.to(device or "cpu").eval()
+    return Checkpoint(model, model_config, train_config, meta["metrics"], meta["device"], meta["created"], path)

@@ -1,0 +1,75 @@
+"""Train a model from the command line: a tqdm bar, tutorial-style log lines, a checkpoint and a PNG of the curves.
+
+    python -m mnist_core.train --data-dir ../shared/data/mnist --epochs 3 --out runs/mnist_cnn.safetensors
+"""
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .checkpoint import save_checkpoint
+from .data import load_mnist
+from .engine import TrainConfig, device_name, pick_device, train
+from .model import ModelConfig, count_parameters
+from .report import History, plot_curves
+
+
+def add_fields(parser: argparse.ArgumentParser, config_cls, group: str):
+    """One --flag per dataclass field, with the field's default: the config is the single source of truth."""
+    g = parser.add_argument_group(group)
+    for f in dataclasses.fields(config_cls):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in (bool, "bool"):
+            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        elif "tuple" in str(f.type):
+            g.add_argument(flag, type=int, nargs="+", default=f.default, help=f"default: {f.default}")
+        else:
+            kind = {"int": int, "float": float}.get(getattr(f.type, "__name__", str(f.type)), str)
+            g.add_argument(flag, type=kind, default=f.default, help=f"default: {f.default}")
+
+
+def pick(config_cls, args):
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)}
+    return config_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Train the MNIST CNN.")
+    p.add_argument("--data-dir", help="folder with the four MNIST IDX files (default: $MNIST_DIR, else download)")
+    p.add_argument("--device", help="cuda, cpu, ... (default: cuda when available)")
+    p.add_argument("--out", default="runs/mnist_cnn.safetensors", help="checkpoint to write; the curves go beside it as .png")
+    add_fields(p, TrainConfig, "training")
+    add_fields(p, ModelConfig, "model")
+    args = p.parse_args(argv)
+    config, model_config = pick(TrainConfig, args), pick(ModelConfig, args)
+    device = pick_device(args.device)
+    train_set, test_set = load_mnist(args.data_dir, device)
+    print(f"training on {device_name(device)}: {len(train_set):,} train / {len(test_set):,} test images")
+    print(config)
+    print(model_config)
+
+    history = History()
+    bar = None
+    for ev in train(config, train_set, test_set, model_config, device):
+        if bar is None:
+            bar = tqdm(total=ev.total_iterations, unit="step", dynamic_ncols=True)
+        bar.update(ev.iteration - bar.n)
+        bar.set_postfix(loss=f"{ev.train_loss:.3f}", img_s=f"{ev.images_per_sec:,.0f}")
+        history.add(ev)
+        if ev.test_acc is not None:
+            bar.write(f"Iteration: {ev.iteration}, Epoch: {ev.epoch:.2f}, Loss: {ev.train_loss:.4f}, "
+                      f"Accuracy: {100 * ev.test_acc:.2f}%")
+    bar.close()
+    metrics = {"test_acc": ev.test_acc, "per_class": ev.per_class, "train_time_s": round(ev.train_time, 1),
+               "parameters": count_parameters(ev.model)}
+    out = save_checkpoint(args.out, ev.model, config, metrics, device_name(device))
+    plot_curves(history, out.with_suffix(".png"), title=f"{device_name(device)}, {config.epochs} epochs")
+    print(f"test accuracy {100 * ev.test_acc:.2f}% after {ev.train_time:.1f} s of training; saved {out} and "
+          f"{out.with_suffix('.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""What a server shares between its users: the active model and at most one training run, behind one lock."""
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .checkpoint import SHIPPED, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .data import MnistDataError, Split, load_mnist
+from .engine import Event, TrainConfig, device_name, pick_device, train
+from .model import count_parameters
+from .predict import predict
+from .report import History
+
+
+@dataclass
+class Run:
+    """One training run as the page shows it: its curves, where it is, and how it ended."""
+
+    config: TrainConfig
+    device: str
+    history: History = field(default_factory=History)
+    last: Event | None = None
+    state: str = "starting"  # starting, loading data, training, saving, done, stopped, failed
+    message: str = ""
+    started: float = field(default_factory=time.time)
+
+
+class Workspace:
+    def __init__(self, checkpoint_dir=None, data_dir=None, allow_training: bool = True):
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else SHIPPED.parent
+        self.data_dir = data_dir
+        self.allow_training = allow_training
+        self._lock = threading.Lock()
+        self._data: tuple[Split, Split] | None = None
+        self._data_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.run: Run | None = None
+        self.active: Checkpoint | None = None
+        self.problem = ""  # why no model is active, shown to users
+        self._load_first_model()
+
+    # models ----------------------------------------------------------------------------------
+
+    def checkpoints(self) -> list[Path]:
+        """The shipped model first, then trained ones, newest first."""
+        trained = [p for p in self.checkpoint_dir.glob("*.safetensors") if p.resolve() != SHIPPED.resolve()]
+        trained.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        return ([SHIPPED] if SHIPPED.exists() else []) + trained
+
+    def _load_first_model(self):
+        problems = []
+        for path in [SHIPPED, *[p for p in self.checkpoints() if p != SHIPPED]]:
+            try:
+                self.active = load_checkpoint(path)
+                break
+            except CheckpointError as e:
+                problems.append(str(e))
+        self.problem = "; ".join(problems) if self.active is None else ""
+        if problems and self.active is not None:
+            self.problem = f"skipped a checkpoint: {problems[0]}"
+
+    def select(self, path) -> Checkpoint:
+        """Load a checkpoint fully, then swap it in: predictions never see a half-loaded model."""
+        path = Path(path).resolve()
+        if path not in {p.resolve() for p in self.checkpoints()}:
+            raise CheckpointError(f"{path.name}: not one of this server's checkpoints")
+        checkpoint = load_checkpoint(path)
+        with self._lock:
+            self.active = checkpoint
+        return checkpoint
+
+    def model(self):
+        with self._lock:
+            if self.active is None:
+                raise CheckpointError(f"no model is loaded ({self.problem}); train one in the Train tab")
+            return self.active.model
+
+    def predict(self, images):
+        return predict(self.model(), images)
+
+    # data ------------------------------------------------------------------------------------
+
+    def data(self) -> tuple[Split, Split]:
+        """MNIST on the CPU, loaded once and shared by training and the Explore tab."""
+        with self._data_lock:
+            if self._data is None:
+                self._data = load_mnist(self.data_dir, "cpu")
+            return self._data
+
+    # training --------------------------------------------------------------------------------
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, config: TrainConfig) -> tuple[bool, str]:
+        """Start a run unless one is going: exactly one at a time for the whole server."""
+        if not self.allow_training:
+            return False, "training is switched off on this server"
+        with self._lock:
+            if self.running():
+                return False, "a training run is already in progress: showing it"
+            self._stop.clear()
+            device = pick_device()
+            self.run = Run(config, device_name(device))
+            self._thread = threading.Thread(target=self._train, args=(self.run, device), daemon=True, name="training")
+            self._thread.start()
+        return True, "training started"
+
+    def stop(self) -> str:
+        if not self.running():
+            return "no training run in progress"
+        self._stop.set()
+        return "stopping: the run ends after the current step, the active model stays"
+
+    def wait(self, timeout=None):
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _train(self, run: Run, device):
+        try:
+            run.state = "loading data"
+            train_set, test_set = self.data()
+            run.state = "training"
+            for ev in train(run.config, train_set, test_set, device=device, stop=self._stop):
+                run.history.add(ev)
+                run.last = ev
+            if ev.kind == "stopped":
+                run.state, run.message = "stopped", "stopped: the active model was kept"
+                return
+            run.state = "saving"
+            name = f"run-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{ev.test_acc * 100:.2f}.safetensors"
+            metrics = {"test_acc": ev.test_acc, "per_class": ev.per_class, "train_time_s": round(ev.train_time, 1),
+                       "parameters": count_parameters(ev.model)}
+            path = save_checkpoint(self.checkpoint_dir / name, ev.model, run.config, metrics, run.device)
+            self.select(path)
+            run.state, run.message = "done", f"saved {path.name}; it is now the active model"
+        except (MnistDataError, ValueError, RuntimeError, OSError) as e:
+            run.state, run.message = "failed", f"training failed: {e}"
+        except Exception as e:  # noqa: BLE001 - a crashed run must never take the server down
+            traceback.print_exc()
+            run.state, run.message = "failed", f"training failed: {type(e).__name__}: {e}"
+
+
+def examine(checkpoint: Checkpoint, test_set: Split):
+    """The checkpoint's predictions on a split: (predicted digits, their confidence, 10x10 confusion counts)."""
+    import torch
+
+    from .engine import predict_logits
+
+    probs = torch.softmax(predict_logits(checkpoint.model, test_set.images), dim=1)
+    confidence, predicted = probs.max(1)
+    confusion = torch.zeros(10, 10, dtype=torch.int64)
+    confusion.index_put_((test_set.labels.cpu(), predicted.cpu()), torch.ones_like(predicted.cpu()), accumulate=True)
+    return predicted.numpy(), confidence.numpy(), confusion.numpy()

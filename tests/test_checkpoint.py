@@ -1,0 +1,87 @@
+"""Checkpoints: exact round trip, clear errors for broken files, atomic writes, no code run on load."""
+import json
+import os
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import mnist_core.checkpoint as ckpt
+from mnist_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mnist_core.engine import TrainConfig
+from mnist_core.model import DigitCNN, ModelConfig
+
+CONFIG = ModelConfig(channels=(8, 16), convs_per_stage=2, hidden=32)
+
+
+def make_model(seed=0):
+    torch.manual_seed(seed)
+    model = DigitCNN(CONFIG)
+    model.train()
+    model(torch.randn(16, 1, 28, 28))  # move the batch-norm running statistics off their defaults
+    return model.eval()
+
+
+def test_round_trip_gives_identical_outputs(tmp_path):
+    model = make_model()
+    path = save_checkpoint(tmp_path / "m.safetensors", model, TrainConfig(epochs=3), {"test_acc": 0.9}, "CPU")
+    loaded = load_checkpoint(path)
+    x = torch.randn(5, 1, 28, 28)
+    assert torch.equal(model(x), loaded.model(x))
+    assert loaded.model_config == CONFIG and loaded.train_config == TrainConfig(epochs=3)
+    assert loaded.metrics == {"test_acc": 0.9} and loaded.device == "CPU" and loaded.created
+    assert not loaded.model.training
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_truncated_checkpoint_gives_one_clear_error(tmp_path):
+    path = save_checkpoint(tmp_path / "m.safetensors", make_model(), TrainConfig(), {}, "CPU")
+    good = tmp_path / "good.safetensors"
+    good.write_bytes(path.read_bytes())
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="m.safetensors: not a readable checkpoint"):
+        load_checkpoint(path)
+    assert load_checkpoint(good).model_config == CONFIG  # nothing else broke
+
+
+def test_missing_and_incompatible_checkpoints(tmp_path):
+    with pytest.raises(CheckpointError, match="nope.safetensors: checkpoint not found"):
+        load_checkpoint(tmp_path / "nope.safetensors")
+    weights = {k: v.contiguous() for k, v in make_model().state_dict().items()}
+    meta = {"format_version": 99, "model_config": {}, "train_config": {}, "metrics": {}, "device": "", "created": ""}
+    save_file(weights, tmp_path / "future.safetensors", metadata={"mnist_core": json.dumps(meta)})
+    with pytest.raises(CheckpointError, match="future.safetensors: incompatible checkpoint \\(format version 99"):
+        load_checkpoint(tmp_path / "future.safetensors")
+    save_file(weights, tmp_path / "plain.safetensors")
+    with pytest.raises(CheckpointError, match="without mnist_core metadata"):
+        load_checkpoint(tmp_path / "plain.safetensors")
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/mnist_core_pwned",))
+
+
+def test_a_pickle_is_refused_without_running_it(tmp_path):
+    path = tmp_path / "evil.safetensors"
+    path.write_bytes(pickle.dumps(Exploit()))
+    if os.path.exists("/tmp/mnist_core_pwned"):
+        os.remove("/tmp/mnist_core_pwned")
+    with pytest.raises(CheckpointError):
+        load_checkpoint(path)
+    assert not os.path.exists("/tmp/mnist_core_pwned")
+
+
+def test_crash_mid_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "m.safetensors", make_model(0), TrainConfig(), {"test_acc": 0.5}, "CPU")
+    before = path.read_bytes()
+
+    def crash(tmp, dst):  # the writer dies after writing the temporary file, before the rename
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ckpt.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, make_model(1), TrainConfig(), {"test_acc": 0.6}, "CPU")
+    assert path.read_bytes() == before and load_checkpoint(path).metrics == {"test_acc": 0.5}
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
