@@ -14,7 +14,7 @@ from mnist_core.checkpoint import CheckpointError
 from mnist_core.data import MEAN, STD, MnistDataError
 from mnist_core.engine import TrainConfig
 from mnist_core.model import count_parameters
-from mnist_core.pictures import confusion_figure, enlarge, probability_card
+from mnist_core.pictures import confusion_figure, enlarge, framed, probability_card
 from mnist_core.predict import ImageError, open_image
 from mnist_core.workspace import Workspace, examine
 
@@ -25,7 +25,7 @@ WORKSPACE = Workspace(
 )
 EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").glob("*.png"))
 DRAW_HINT = "Draw a digit (0-9) in the box, large and centred. The bars update after every stroke."
-LOSS_COLUMNS = ["iteration", "value", "metric"]
+CURVE_TYPES = {"iteration": "int64", "metric": "str", "value": "float64"}  # History rows, typed even when empty
 
 
 # Draw and Upload -------------------------------------------------------------------------------
@@ -122,10 +122,18 @@ def training_status() -> str:
 
 
 def curves():
-    """The current run's rows as two frames: loss, and train/test accuracy, against iteration."""
+    """The current run's rows as two frames: loss, and train/test accuracy, against iteration.
+
+    None while there are no rows: a LinePlot first given an empty frame never draws its lines.
+    """
     run = WORKSPACE.run
     rows = list(run.history.rows) if run else []
-    frame = pd.DataFrame(rows, columns=LOSS_COLUMNS)
+    if not rows:
+        return None, None
+    # A plot fixes its legend on the first frame it draws, so every metric is there from the start
+    # (NaN: no point drawn until the first evaluation).
+    rows += [(0, metric, float("nan")) for metric in ("train accuracy", "test accuracy")]
+    frame = pd.DataFrame(rows, columns=list(CURVE_TYPES)).astype(CURVE_TYPES)
     return frame[frame.metric == "train loss"], frame[frame.metric != "train loss"]
 
 
@@ -205,18 +213,18 @@ def check_model():
     wrong = np.flatnonzero(predicted != labels)
     shown_wrong = wrong[np.argsort(-confidence[wrong])][:36]  # the most confident mistakes first
 
-    def caption(i):
-        mark = "✅" if predicted[i] == labels[i] else "❌"
-        return f"{mark} read {predicted[i]} ({confidence[i]:.0%}), true {labels[i]}"
+    def shown(i):
+        right = predicted[i] == labels[i]
+        caption = f"{predicted[i]} ({confidence[i]:.0%})" if right else f"read {predicted[i]}, is {labels[i]}"
+        return framed(images[i], right), caption
 
     per_class = pd.DataFrame({"digit": [str(d) for d in range(10)],
                               "accuracy": confusion.diagonal() / confusion.sum(1).clip(min=1)})
     accuracy = confusion.trace() / confusion.sum()
     summary = (f"**{accuracy:.2%}** of the 10,000 test digits read right; **{len(wrong)} mistakes**, "
                f"shown below from the most confident.")
-    return ([(enlarge(images[i], 4), caption(i)) for i in sample],
-            [(enlarge(images[i], 4), caption(i)) for i in shown_wrong],
-            confusion_figure(confusion, f"{c.path.name}: {len(wrong)} mistakes"), per_class, summary)
+    return ([shown(i) for i in sample], [shown(i) for i in shown_wrong],
+            confusion_figure(confusion, f"{len(wrong)} mistakes in 10,000"), per_class, summary)
 
 
 # Layout ----------------------------------------------------------------------------------------
@@ -279,11 +287,11 @@ with gr.Blocks(title="Handwritten digit recognizer") as demo:
         with gr.Tab("Explore"):
             gr.Markdown("### The data\nRandom digits from the 60,000 training images, with their labels.")
             show_digits = gr.Button("Show random training digits")
-            train_gallery = gr.Gallery(columns=12, height="auto", label="Training digits", elem_id="train-digits")
+            train_gallery = gr.Gallery(columns=10, height="auto", label="Training digits", elem_id="train-digits")
             gr.Markdown("### Checking the network\nThe active model on the 10,000 test digits.")
             check_btn = gr.Button("Check the active model", variant="primary")
             check_summary = gr.Markdown()
-            test_gallery = gr.Gallery(columns=8, height="auto", label="Random test digits (❌ = mistake)")
+            test_gallery = gr.Gallery(columns=8, height="auto", label="Random test digits: green frame = read right, red = mistake")
             with gr.Row():
                 confusion_plot = gr.Plot(label="Confusion matrix")
                 per_class_plot = gr.BarPlot(x="digit", y="accuracy", y_lim=[0.9, 1.0], title="Accuracy per digit",

@@ -52,6 +52,7 @@ def save_checkpoint(path, model, train_config: TrainConfig, metrics: dict, devic
         save_file(weights, tmp, metadata={"mnist_core": json.dumps(meta)})
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

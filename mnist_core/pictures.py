@@ -1,6 +1,6 @@
 """Pictures for people: the network's 28x28 input enlarged, probability cards, and the confusion matrix."""
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 INK = (37, 99, 235)  # bar colour
 
@@ -10,6 +10,12 @@ def enlarge(pixels: np.ndarray, scale: int = 8) -> Image.Image:
     a = np.asarray(pixels)
     a = a if a.dtype == np.uint8 else (np.clip(a, 0, 1) * 255).astype(np.uint8)
     return Image.fromarray(a, "L").resize((a.shape[1] * scale, a.shape[0] * scale), Image.Resampling.NEAREST)
+
+
+def framed(pixels: np.ndarray, right: bool, scale: int = 4) -> Image.Image:
+    """An enlarged digit in a green frame when the model read it right, red when it did not."""
+    colour = (22, 163, 74) if right else (220, 38, 38)
+    return ImageOps.expand(enlarge(pixels, scale).convert("RGB"), border=4, fill=colour)
 
 
 def probability_card(pixels: np.ndarray | None, probs: np.ndarray | None, note: str = "") -> Image.Image:

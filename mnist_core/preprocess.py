@@ -13,7 +13,8 @@ from scipy import ndimage
 MAX_SIDE = 2048  # larger inputs are shrunk first: the digit survives, the work stays bounded
 MIN_CONTRAST = 0.15  # ink must differ from the background by this much (0..1) to count
 BOX, SIDE = 20, 28  # MNIST fits each digit in a 20x20 box inside a 28x28 image
-STROKE_MIN, STROKE_MAX = 1.8, 6.0  # stroke widths, in pixels of the 20x20 box, outside of which strokes are evened out
+STROKE_MIN, STROKE_MAX = 2.2, 6.0  # stroke widths (pixels of the 20x20 box) outside which strokes are evened out
+STROKE_THIN_TO = 2.6  # what too-thin strokes are thickened to: a typical MNIST stroke
 
 
 class ImageError(ValueError):
@@ -197,7 +198,7 @@ def even_strokes(ink: np.ndarray) -> np.ndarray:
     scale = BOX / max(ink.shape)
     width = stroke_width(ink > 0.5) * scale
     if 0 < width < STROKE_MIN:
-        radius = int(np.ceil((STROKE_MIN - width) / scale / 2))
+        radius = int(np.ceil((STROKE_THIN_TO - width) / scale / 2))
         ink = ndimage.grey_dilation(np.pad(ink, radius), footprint=disk(radius))
     elif width > STROKE_MAX:
         radius = int((width - STROKE_MAX) / scale / 2)

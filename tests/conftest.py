@@ -19,3 +19,48 @@ def mnist():
     from mnist_core.data import load_mnist
 
     return load_mnist(MNIST_DIR)
+
+
+@pytest.fixture(scope="session")
+def app_module(tmp_path_factory):
+    """The app, imported once, saving trained models into a temporary folder instead of checkpoints/."""
+    os.environ["CHECKPOINT_DIR"] = str(tmp_path_factory.mktemp("checkpoints"))
+    os.environ.setdefault("MNIST_DIR", str(MNIST_DIR))
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    import app
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def server(app_module):
+    """The real Gradio server on a free local port; yields its URL."""
+    app_module.demo.queue(default_concurrency_limit=4)
+    _, url, _ = app_module.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True,
+                                       quiet=True, **app_module.LAUNCH)
+    yield url.rstrip("/")
+    app_module.WORKSPACE.stop()
+    app_module.WORKSPACE.wait(30)
+    app_module.demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(server):
+    from gradio_client import Client
+
+    c = Client(server, verbose=False)
+    yield c
+    c.close()
+
+
+def wait_for(condition, timeout=60.0, every=0.2):
+    """Poll until condition() is truthy; returns its value or fails the test after timeout seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout} s waiting for {condition.__name__}")

@@ -1,0 +1,56 @@
+"""predict() latency for one drawn digit, preprocessing included (p50, p95), and throughput in batches.
+
+    python bench/predict_speed.py [--checkpoint PATH] [--threads N]
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from drawing import draw, sketchpad_value  # noqa: E402
+from mnist_core.predict import load_model, predict  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", help="default: the shipped model")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--repeats", type=int, default=300)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_model(args.checkpoint)
+    sketches = [sketchpad_value(draw(d, width=w)) for d in (0, 1, 2, 3, 4, 7) for w in (10, 18, 30)]
+    for s in sketches[:10]:
+        predict(model, s)  # warm-up
+    times = []
+    for i in range(args.repeats):
+        t0 = time.perf_counter()
+        predict(model, sketches[i % len(sketches)])
+        times.append(time.perf_counter() - t0)
+    p50, p95 = np.percentile(np.array(times) * 1000, [50, 95])
+    print(f"CPU, {args.threads} threads, torch {torch.__version__}")
+    print(f"one 280x280 Sketchpad drawing, preprocessing included: p50 {p50:.2f} ms, p95 {p95:.2f} ms "
+          f"({args.repeats} calls)")
+    for batch in (16, 128):
+        images = [sketches[i % len(sketches)] for i in range(batch)]
+        t0 = time.perf_counter()
+        rounds = 5
+        for _ in range(rounds):
+            predict(model, images)
+        rate = batch * rounds / (time.perf_counter() - t0)
+        print(f"batches of {batch}: {rate:,.0f} drawings/s, preprocessing included")
+    with torch.no_grad():
+        x = torch.randn(1000, 1, 28, 28)
+        model(x[:10])
+        t0 = time.perf_counter()
+        model(x)
+        print(f"network alone, one batch of 1000 prepared 28x28 inputs: {1000 / (time.perf_counter() - t0):,.0f} images/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""The app's handlers called directly, with the shipped model."""
+import numpy as np
+
+from drawing import draw, sketchpad_value
+
+
+def test_drawn_digit_gets_ten_bars_and_the_28x28_view(app_module):
+    label, seen, hint = app_module.read_sketch(sketchpad_value(draw(7)))
+    assert set(label) == {str(d) for d in range(10)} and abs(sum(label.values()) - 1) < 1e-4
+    assert max(label, key=label.get) == "7"
+    assert seen.size == (224, 224) and "7" in hint
+
+
+def test_blank_canvas_shows_the_hint(app_module):
+    for value in ({"background": None, "layers": [], "composite": None}, None,
+                  sketchpad_value(draw(7, width=1, box=(0, 0, 0, 0)))):
+        label, seen, hint = app_module.read_sketch(value)
+        assert label == {} and seen is None and hint
+
+
+def test_several_digits_side_by_side_read_the_largest(app_module):
+    one = np.asarray(draw(1, size=(560, 280), box=(40, 80, 110, 200), width=12))
+    seven = np.asarray(draw(7, size=(560, 280), box=(280, 30, 500, 250), width=20))
+    label, _, hint = app_module.read_sketch({"background": None, "layers": [], "composite": np.minimum(one, seven)})
+    assert max(label, key=label.get) == "7" and "several" in hint
+
+
+def test_a_list_of_uploads(app_module, tmp_path):
+    paths = []
+    for digit in (0, 4, 7):
+        paths.append(tmp_path / f"{digit}.png")
+        draw(digit).save(paths[-1])
+    (tmp_path / "blank.png").write_bytes(b"")
+    Image = __import__("PIL.Image", fromlist=["Image"])
+    Image.new("L", (100, 100), 255).save(tmp_path / "white.png")
+    cards, first, summary = app_module.read_uploads([str(p) for p in paths] + [str(tmp_path / "blank.png"),
+                                                                               str(tmp_path / "white.png")])
+    assert len(cards) == 5
+    captions = [c for _, c in cards]
+    assert captions[0].startswith("0.png: 0") and captions[1].startswith("4.png: 4") and captions[2].startswith("7.png: 7")
+    assert "blank.png" in captions[3] and "not an image" in captions[3]
+    assert "nothing to read" in captions[4]
+    assert max(first, key=first.get) == "0" and "4.png" in summary

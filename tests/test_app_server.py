@@ -1,0 +1,42 @@
+"""The real server over HTTP with gradio_client: /predict, and one training run at a time."""
+import time
+
+from gradio_client import handle_file
+from PIL import Image
+
+from conftest import wait_for
+from drawing import draw
+
+
+def test_predict_endpoint_reads_a_drawn_digit(client, tmp_path):
+    path = tmp_path / "seven.png"
+    draw(7).save(path)
+    result = client.predict(handle_file(str(path)), api_name="/predict")
+    assert result["label"] == "7" and len(result["confidences"]) == 10
+
+
+def test_predict_endpoint_blank_image_gives_the_empty_result(client, tmp_path):
+    path = tmp_path / "blank.png"
+    Image.new("RGB", (280, 280), "white").save(path)
+    result = client.predict(handle_file(str(path)), api_name="/predict")
+    assert not result.get("confidences") and result.get("label") in (None, "")
+
+
+def test_only_predict_and_training_are_public(client):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert names == {"/predict", "/train", "/stop"}
+
+
+def test_training_starts_refuses_a_second_start_and_stops(client, app_module):
+    ws = app_module.WORKSPACE
+    active_before = ws.active.path
+    status, _ = client.predict(1, 128, 0.003, True, 0, api_name="/train")
+    assert "started" in status
+    status, _ = client.predict(1, 64, 0.003, True, 0, api_name="/train")
+    assert "already in progress" in status
+    wait_for(lambda: ws.run.last is not None and ws.run.last.iteration >= 20, timeout=120)
+    t0 = time.monotonic()
+    assert "stopping" in client.predict(api_name="/stop")
+    wait_for(lambda: not ws.running(), timeout=10)
+    assert time.monotonic() - t0 < 10 and ws.run.state == "stopped"
+    assert ws.active.path == active_before  # the model that was active stays

@@ -1,0 +1,37 @@
+"""The model that ships in checkpoints/: it loads, scores on the real test set, and reads drawn digits."""
+import pytest
+
+from drawing import STROKES, draw, sketchpad_value
+from mnist_core.checkpoint import SHIPPED, load_checkpoint
+from mnist_core.engine import evaluate
+from mnist_core.predict import load_model, predict
+
+
+def test_shipped_checkpoint_is_small_and_describes_itself():
+    assert SHIPPED.stat().st_size <= 5 * 1024 * 1024
+    c = load_checkpoint()
+    assert c.path == SHIPPED and c.metrics["test_acc"] >= 0.995 and len(c.metrics["per_class"]) == 10
+    assert c.train_config.augment and c.device and c.created
+
+
+def test_shipped_model_scores_at_least_99_5_percent_on_the_real_test_set(mnist):
+    _, test = mnist
+    accuracy, per_class = evaluate(load_model(), test)
+    assert len(test) == 10_000 and accuracy >= 0.995
+    assert min(per_class) >= 0.99
+    assert accuracy == pytest.approx(load_checkpoint().metrics["test_acc"], abs=1e-4)  # the recorded figure is real
+
+
+@pytest.mark.parametrize("digit", sorted(STROKES))
+@pytest.mark.parametrize("width", [4, 18, 36])
+def test_reads_drawn_digits_at_any_stroke_width(digit, width):
+    prediction = predict(load_model(), sketchpad_value(draw(digit, width=width)))
+    assert prediction.digit == digit, prediction.probs.round(3)
+
+
+def test_a_batch_mixes_readable_and_blank_images():
+    images = [draw(7), draw(0, ink=255, paper=0), {"background": None, "layers": [], "composite": None}]
+    results = predict(load_model(), images)
+    assert [r.digit for r in results] == [7, 0, None]
+    assert results[2].message.startswith("nothing to read") and results[2].pixels is None
+    assert results[0].pixels.shape == (28, 28)
