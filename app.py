@@ -65,13 +65,13 @@ def read_uploads(files):
     return cards, first, "\n".join(lines)
 
 
-def predict_image(image):
-    """The public /predict endpoint: one image in, the digit with its ten confidences out ({} if blank)."""
-    if image is None:
-        return {}
+def predict_image(path):
+    """The public /predict endpoint: one image file in, the digit with its ten confidences out ({} if blank)."""
+    if path is None:
+        raise gr.Error("no image given")
     try:
-        return WORKSPACE.predict(image).as_label()
-    except ImageError as e:
+        return WORKSPACE.predict(open_image(path)).as_label()
+    except (ImageError, CheckpointError) as e:
         raise gr.Error(str(e)) from None
 
 
@@ -273,7 +273,8 @@ with gr.Blocks(title="Handwritten digit recognizer") as demo:
                 augment = gr.Checkbox(TrainConfig.augment, label="Augmentation (rotate, zoom, shear, shift)")
                 seed = gr.Number(TrainConfig.seed, label="Seed", precision=0, minimum=0)
             with gr.Row():
-                start_btn = gr.Button("Start training", variant="primary", elem_id="start")
+                start_btn = gr.Button("Start training", variant="primary", elem_id="start",
+                                      interactive=WORKSPACE.allow_training)
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
             status = gr.Markdown(training_status(), elem_id="train-status")
             with gr.Row():
@@ -298,7 +299,7 @@ with gr.Blocks(title="Handwritten digit recognizer") as demo:
                                             sort="x")
             mistakes_gallery = gr.Gallery(columns=9, height="auto", label="Mistakes, most confident first")
     with gr.Row(visible=False):  # the public API: one image in, the digit with its confidences out
-        api_image = gr.Image(type="pil", image_mode="RGBA")
+        api_image = gr.File(type="filepath")  # opened by open_image(), which explains unreadable files
         api_label = gr.Label(num_top_classes=10)
         api_button = gr.Button()
 
@@ -320,7 +321,9 @@ with gr.Blocks(title="Handwritten digit recognizer") as demo:
     check_btn.click(check_model, None, [test_gallery, mistakes_gallery, confusion_plot, per_class_plot, check_summary],
                     api_visibility="private")
 
-LAUNCH = dict(js=SELECT_BRUSH_JS, max_file_size="10mb", footer_links=["api", "gradio"], theme=gr.themes.Soft())
+# show_error: a client sent text where a number goes, say, is told so instead of a generic failure.
+LAUNCH = dict(js=SELECT_BRUSH_JS, max_file_size="10mb", show_error=True, footer_links=["api", "gradio"],
+              theme=gr.themes.Soft())
 
 if __name__ == "__main__":
     demo.queue(default_concurrency_limit=4).launch(**LAUNCH)

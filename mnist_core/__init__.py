@@ -4,10 +4,10 @@ from .data import MnistDataError, load_mnist
 from .engine import Event, TrainConfig, evaluate, pick_device  # the engine's train(): mnist_core.engine.train
 from .model import DigitCNN, ModelConfig
 from .predict import Prediction, load_model, open_image, predict
-from .preprocess import ImageError, preprocess
+from .preprocess import ImageError
 
 __all__ = [
     "Checkpoint", "CheckpointError", "DigitCNN", "Event", "ImageError", "MnistDataError", "ModelConfig",
     "Prediction", "TrainConfig", "evaluate", "load_checkpoint", "load_mnist", "load_model", "open_image",
-    "pick_device", "predict", "preprocess", "save_checkpoint",
+    "pick_device", "predict", "save_checkpoint",
 ]

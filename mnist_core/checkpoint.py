@@ -94,5 +94,5 @@ def load_checkpoint(path=None, device=None) -> Checkpoint:
         model.load_state_dict(weights)
     except (ValueError, KeyError, TypeError, RuntimeError) as e:
         raise CheckpointError(f"{path}: incompatible checkpoint ({e})") from None
-    model = model.to(device or "cpu").eval()
+    model = model.to(device or "cpu", memory_format=torch.channels_last).eval()  # faster convolutions
     return Checkpoint(model, model_config, train_config, meta["metrics"], meta["device"], meta["created"], path)

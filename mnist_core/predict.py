@@ -4,6 +4,7 @@
 """
 import argparse
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,21 +46,23 @@ def open_image(path) -> Image.Image:
     """Open an image file (its first frame), or raise ImageError saying why it cannot be read."""
     path = Path(path)
     try:
-        with Image.open(path) as im:
-            im.seek(0)  # animated GIF/WebP: the first frame
-            im.load()
-            return im.copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse, not just warn, past the limit
+            with Image.open(path) as im:
+                im.seek(0)  # animated GIF/WebP: the first frame
+                im.load()
+                return im.copy()
     except FileNotFoundError:
         raise ImageError(f"{path.name}: file not found") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path.name}: not an image Pillow can read (PNG, JPEG, BMP, GIF, WebP, ...)") from None
-    except Image.DecompressionBombError:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{path.name}: image too large (over {MAX_PIXELS:,} pixels)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"{path.name}: damaged or truncated image ({e})") from None
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict(model: torch.nn.Module, images):
     """Predictions for one image (returns one Prediction) or a list (returns a list).
 
@@ -74,7 +77,7 @@ def predict(model: torch.nn.Module, images):
     if readable:
         device = next(model.parameters()).device
         x = torch.from_numpy(np.stack([digits[i].pixels for i in readable])).unsqueeze(1)
-        x = ((x - MEAN) / STD).to(device)
+        x = ((x - MEAN) / STD).to(device, memory_format=torch.channels_last)
         p = torch.softmax(model(x).float(), dim=1).cpu().numpy()
         probs = dict(zip(readable, p))
     out = [Prediction(probs.get(i), d.pixels, d.message) for i, d in enumerate(digits)]

@@ -86,6 +86,6 @@ def test_several_digits_read_the_largest_and_say_so():
 
 def test_unreadable_inputs_raise_clear_errors():
     with pytest.raises(ImageError, match="shape"):
-        preprocess(np.zeros((5, 5, 2)))
+        preprocess(np.zeros((5, 5, 5)))
     with pytest.raises(ImageError, match="expected an image"):
         preprocess("not an image")
