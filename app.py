@@ -15,7 +15,8 @@ from mnist_core.data import MEAN, STD, MnistDataError
 from mnist_core.engine import TrainConfig
 from mnist_core.model import count_parameters
 from mnist_core.pictures import confusion_figure, enlarge, framed, probability_card
-from mnist_core.predict import ImageError, open_image
+from mnist_core.predict import open_image
+from mnist_core.preprocess import ImageError
 from mnist_core.workspace import Workspace, examine
 
 WORKSPACE = Workspace(
@@ -43,25 +44,38 @@ def read_sketch(sketch):
 
 
 def read_uploads(files):
-    """Uploaded files -> a card per file (28x28 view and bars), and the first readable file's probabilities."""
+    """Uploaded files -> a card per file (28x28 view and bars), and the first readable file's probabilities.
+
+    All readable files go through the network in one batch.
+    """
     if not files:
         return [], {}, "Upload one or more images: PNG, JPEG, BMP, GIF or WebP."
-    cards, first, lines = [], {}, []
+    opened = []
     for path in files:
-        name = Path(path).name
         try:
-            prediction = WORKSPACE.predict(open_image(path))
-        except (ImageError, CheckpointError) as e:
-            cards.append((probability_card(None, None, str(e)[:60]), f"{name}: {e}"))
-            lines.append(f"- **{name}**: ⚠️ {e}")
+            opened.append(open_image(path))
+        except ImageError as e:
+            opened.append(e)
+    try:
+        predictions = iter(WORKSPACE.predict([o for o in opened if not isinstance(o, ImageError)]))
+    except CheckpointError as e:
+        return [], {}, f"⚠️ {e}"
+    cards, first, lines = [], {}, []
+    for path, item in zip(files, opened):
+        name = Path(path).name
+        if isinstance(item, ImageError):
+            cards.append((probability_card(None, None, str(item)[:60]), f"{name}: {item}"))
+            lines.append(f"- **{name}**: ⚠️ {item}")
             continue
+        prediction = next(predictions)
         if prediction.probs is None:
             caption = f"{name}: {prediction.message}"
         else:
             caption = f"{name}: {prediction.digit} ({prediction.probs.max():.1%})"
+            caption += f", {prediction.message}" if prediction.message else ""
             first = first or prediction.as_label()
         cards.append((probability_card(prediction.pixels, prediction.probs, prediction.message), caption))
-        lines.append(f"- {caption}" + (f" ({prediction.message})" if prediction.probs is not None and prediction.message else ""))
+        lines.append(f"- {caption}")
     return cards, first, "\n".join(lines)
 
 
@@ -110,10 +124,8 @@ def training_status() -> str:
         return f"{run.state} on {run.device}…" if run.state not in ("failed",) else f"⚠️ {run.message}"
     per_step = ev.elapsed / max(ev.iteration, 1)
     left = f"about {per_step * (ev.total_iterations - ev.iteration):.0f} s left · " if run.state == "training" else ""
-    test = f" · test accuracy {100 * ev.test_acc:.2f}%" if ev.test_acc is not None else ""
-    last_test = next((v for i, m, v in reversed(run.history.rows) if m == "test accuracy"), None)
-    if ev.test_acc is None and last_test is not None:
-        test = f" · test accuracy {100 * last_test:.2f}%"
+    last_test = next((v for _, m, v in reversed(run.history.rows) if m == "test accuracy"), None)
+    test = f" · test accuracy {100 * last_test:.2f}%" if last_test is not None else ""
     head = {"training": "⏳ training", "done": "✅ done", "stopped": "⏹️ stopped", "failed": "⚠️ failed",
             "saving": "💾 saving"}.get(run.state, run.state)
     body = (f"{head} · epoch {ev.epoch:.2f}/{run.config.epochs} · iteration {ev.iteration}/{ev.total_iterations} · "
@@ -152,8 +164,9 @@ def model_choices():
 
 
 def choose_model(name):
+    by_name = {p.name: p for p in WORKSPACE.checkpoints()}
     try:
-        WORKSPACE.select(WORKSPACE.checkpoint_dir / Path(name).name if name else "")
+        WORKSPACE.select(by_name.get(name, name or ""))
     except CheckpointError as e:
         gr.Warning(str(e))
     return active_model_card()

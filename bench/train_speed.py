@@ -127,7 +127,7 @@ def main():
         rows.append(("tutorial (5 epochs)", *tutorial(data_dir, device)))
     config = TrainConfig(epochs=args.epochs, eval_every=12_800 // TrainConfig.batch_size)
     print(f"mnist_core: {config}")
-    rows.append((f"mnist_core ({args.epochs} epochs)", *core(data_dir, device, config)))
+    rows.append((f"mnist_core ({args.epochs} epoch{'s' * (args.epochs > 1)})", *core(data_dir, device, config)))
 
     print(f"\n| pipeline | test accuracy after each epoch | train images/s | time to {100 * TARGET:.1f}% | training time |")
     print("|---|---|---|---|---|")

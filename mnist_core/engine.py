@@ -14,7 +14,7 @@ from .model import DigitCNN, ModelConfig
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 2
+    epochs: int = 1
     batch_size: int = 128  # images per step
     lr: float = 3e-3  # peak learning rate of the one-cycle schedule
     weight_decay: float = 1e-4  # AdamW, decoupled

@@ -8,9 +8,9 @@ from torch import nn
 @dataclass(frozen=True)
 class ModelConfig:
     channels: tuple[int, ...] = (16, 32)  # output channels of each stage; every stage halves the resolution
-    convs_per_stage: int = 1  # the shipped model uses (32, 64) x 2: slower, more accurate
+    convs_per_stage: int = 2  # the shipped model is (32, 64) x 2: four times the work, a little more accurate
     hidden: int = 128  # width of the fully connected layer
-    dropout: float = 0.1  # before the last layer
+    dropout: float = 0.0  # before the last layer
     image_size: int = 28  # pixels per side of the input
     num_classes: int = 10
 

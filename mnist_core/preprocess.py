@@ -33,13 +33,13 @@ class Digit:
 def to_array(image) -> tuple[np.ndarray, np.ndarray | None]:
     """(colour (H, W, C) float32 0..1 with C = 1 for gray or 3 for RGB, alpha (H, W) or None).
 
-    Takes a PIL image, a numpy array or a Sketchpad dict (its composite; an untouched canvas,
-    composite None, gives an empty array).
+    Takes a PIL image, a numpy array or a Sketchpad dict (its composite). An untouched canvas
+    (composite None) or None gives an empty array.
     """
-    if isinstance(image, dict):
+    if isinstance(image, dict):  # a Sketchpad value
         image = image.get("composite")
-        if image is None:
-            return np.zeros((0, 0, 1), np.float32), None
+    if image is None:  # an untouched Sketchpad, or an API caller that sent null
+        return np.zeros((0, 0, 1), np.float32), None
     if isinstance(image, Image.Image):
         return pil_to_array(image)
     if isinstance(image, np.ndarray):

@@ -41,3 +41,13 @@ def test_a_list_of_uploads(app_module, tmp_path):
     assert "blank.png" in captions[3] and "not an image" in captions[3]
     assert "nothing to read" in captions[4]
     assert max(first, key=first.get) == "0" and "4.png" in summary
+
+
+def test_models_are_chosen_by_name_from_the_servers_list_only(app_module):
+    ws = app_module.WORKSPACE
+    assert ws.checkpoint_dir != ws.checkpoints()[0].parent  # trained models go elsewhere than the shipped one
+    assert "mnist_cnn.safetensors" in app_module.choose_model("mnist_cnn.safetensors")
+    assert ws.active.path.name == "mnist_cnn.safetensors"
+    for name in ("../../etc/passwd", "/etc/hostname", ""):
+        app_module.choose_model(name)
+        assert ws.active.path.name == "mnist_cnn.safetensors"
