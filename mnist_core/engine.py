@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from .augment import random_affine
 from .data import Split
-from .model import DigitCNN, ModelConfig
+from .model import DigitCNN, ModelConfig, count_parameters
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,11 @@ class Event:
     test_acc: float | None = None
     per_class: list[float] | None = None
     model: DigitCNN | None = field(default=None, repr=False)
+
+    def metrics(self) -> dict:
+        """What a checkpoint records about the run that this last event ends."""
+        return {"test_acc": self.test_acc, "per_class": self.per_class, "train_time_s": round(self.train_time, 1),
+                "parameters": count_parameters(self.model)}
 
 
 @torch.no_grad()

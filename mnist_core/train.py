@@ -12,7 +12,7 @@ from tqdm import tqdm
 from .checkpoint import save_checkpoint
 from .data import load_mnist
 from .engine import TrainConfig, device_name, pick_device, train
-from .model import ModelConfig, count_parameters
+from .model import ModelConfig
 from .report import History, plot_curves
 
 
@@ -62,9 +62,7 @@ def main(argv=None):
             bar.write(f"Iteration: {ev.iteration}, Epoch: {ev.epoch:.2f}, Loss: {ev.train_loss:.4f}, "
                       f"Accuracy: {100 * ev.test_acc:.2f}%")
     bar.close()
-    metrics = {"test_acc": ev.test_acc, "per_class": ev.per_class, "train_time_s": round(ev.train_time, 1),
-               "parameters": count_parameters(ev.model)}
-    out = save_checkpoint(args.out, ev.model, config, metrics, device_name(device))
+    out = save_checkpoint(args.out, ev.model, config, ev.metrics(), device_name(device))
     plot_curves(history, out.with_suffix(".png"), title=f"{device_name(device)}, {config.epochs} epochs")
     print(f"test accuracy {100 * ev.test_acc:.2f}% after {ev.train_time:.1f} s of training; saved {out} and "
           f"{out.with_suffix('.png')}")

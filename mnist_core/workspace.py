@@ -9,7 +9,6 @@ from pathlib import Path
 from .checkpoint import SHIPPED, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .data import MnistDataError, Split, load_mnist
 from .engine import Event, TrainConfig, device_name, pick_device, train
-from .model import count_parameters
 from .predict import predict
 from .report import History
 
@@ -39,7 +38,7 @@ class Workspace:
         self._thread: threading.Thread | None = None
         self.run: Run | None = None
         self.active: Checkpoint | None = None
-        self.problem = ""  # why no model is active, shown to users
+        self.problem = ""  # what went wrong loading checkpoints at start, shown to users
         self._load_first_model()
 
     # models ----------------------------------------------------------------------------------
@@ -51,16 +50,15 @@ class Workspace:
         return ([SHIPPED] if SHIPPED.exists() else []) + trained
 
     def _load_first_model(self):
+        """The shipped model, else the newest trained one that loads; what went wrong goes to self.problem."""
         problems = []
-        for path in [SHIPPED, *[p for p in self.checkpoints() if p != SHIPPED]]:
+        for path in [SHIPPED] + [p for p in self.checkpoints() if p != SHIPPED]:
             try:
                 self.active = load_checkpoint(path)
                 break
             except CheckpointError as e:
                 problems.append(str(e))
-        self.problem = "; ".join(problems) if self.active is None else ""
-        if problems and self.active is not None:
-            self.problem = f"skipped a checkpoint: {problems[0]}"
+        self.problem = "; ".join(problems)
 
     def select(self, path) -> Checkpoint:
         """Load a checkpoint fully, then swap it in: predictions never see a half-loaded model."""
@@ -132,9 +130,7 @@ class Workspace:
                 return
             run.state = "saving"
             name = f"run-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{ev.test_acc * 100:.2f}.safetensors"
-            metrics = {"test_acc": ev.test_acc, "per_class": ev.per_class, "train_time_s": round(ev.train_time, 1),
-                       "parameters": count_parameters(ev.model)}
-            path = save_checkpoint(self.checkpoint_dir / name, ev.model, run.config, metrics, run.device)
+            path = save_checkpoint(self.checkpoint_dir / name, ev.model, run.config, ev.metrics(), run.device)
             self.select(path)
             run.state, run.message = "done", f"saved {path.name}; it is now the active model"
         except (MnistDataError, ValueError, RuntimeError, OSError) as e:

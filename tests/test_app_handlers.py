@@ -1,5 +1,6 @@
 """The app's handlers called directly, with the shipped model."""
 import numpy as np
+from PIL import Image
 
 from drawing import draw, sketchpad_value
 
@@ -31,7 +32,6 @@ def test_a_list_of_uploads(app_module, tmp_path):
         paths.append(tmp_path / f"{digit}.png")
         draw(digit).save(paths[-1])
     (tmp_path / "blank.png").write_bytes(b"")
-    Image = __import__("PIL.Image", fromlist=["Image"])
     Image.new("L", (100, 100), 255).save(tmp_path / "white.png")
     cards, first, summary = app_module.read_uploads([str(p) for p in paths] + [str(tmp_path / "blank.png"),
                                                                                str(tmp_path / "white.png")])
