@@ -14,7 +14,7 @@ from mnist_core.checkpoint import CheckpointError
 from mnist_core.data import MEAN, STD, MnistDataError
 from mnist_core.engine import TrainConfig
 from mnist_core.model import count_parameters
-from mnist_core.pictures import confusion_figure, enlarge, framed, probability_card
+from mnist_core.pictures import RIGHT, WRONG, confusion_figure, enlarge, framed, message_card, probability_card, sheet
 from mnist_core.predict import open_image
 from mnist_core.preprocess import ImageError
 from mnist_core.workspace import Workspace, examine
@@ -38,18 +38,17 @@ def read_sketch(sketch):
     except (ImageError, CheckpointError) as e:
         return {}, None, f"⚠️ {e}"
     if prediction.probs is None:
-        return {}, None, DRAW_HINT if "empty" in prediction.message else f"{prediction.message.capitalize()}."
+        blank = "blank" in prediction.message or "empty" in prediction.message
+        return {}, None, DRAW_HINT if blank else f"{prediction.message.capitalize()}: draw the whole digit."
     note = f" ({prediction.message})" if prediction.message else ""
     return prediction.as_label(), enlarge(prediction.pixels), f"Read as **{prediction.digit}**{note}."
 
 
 def read_uploads(files):
-    """Uploaded files -> a card per file (28x28 view and bars), and the first readable file's probabilities.
-
-    All readable files go through the network in one batch.
-    """
+    """Uploaded files -> one picture with a card per file (28x28 view and bars), the first readable
+    file's probabilities, and a list in words. All readable files go through the network in one batch."""
     if not files:
-        return [], {}, "Upload one or more images: PNG, JPEG, BMP, GIF or WebP."
+        return None, {}, "Upload one or more images: PNG, JPEG, BMP, GIF or WebP."
     opened = []
     for path in files:
         try:
@@ -59,24 +58,25 @@ def read_uploads(files):
     try:
         predictions = iter(WORKSPACE.predict([o for o in opened if not isinstance(o, ImageError)]))
     except CheckpointError as e:
-        return [], {}, f"⚠️ {e}"
-    cards, first, lines = [], {}, []
+        return None, {}, f"⚠️ {e}"
+    cards, captions, first = [], [], {}
     for path, item in zip(files, opened):
         name = Path(path).name
         if isinstance(item, ImageError):
-            cards.append((probability_card(None, None, str(item)[:60]), f"{name}: {item}"))
-            lines.append(f"- **{name}**: ⚠️ {item}")
+            cards.append(message_card(str(item)))
+            captions.append(f"⚠️ {item}")
             continue
         prediction = next(predictions)
         if prediction.probs is None:
-            caption = f"{name}: {prediction.message}"
-        else:
-            caption = f"{name}: {prediction.digit} ({prediction.probs.max():.1%})"
-            caption += f", {prediction.message}" if prediction.message else ""
-            first = first or prediction.as_label()
-        cards.append((probability_card(prediction.pixels, prediction.probs, prediction.message), caption))
-        lines.append(f"- {caption}")
-    return cards, first, "\n".join(lines)
+            cards.append(message_card(f"{name}: {prediction.message}"))
+            captions.append(f"{name}: {prediction.message}")
+            continue
+        cards.append(probability_card(prediction.pixels, prediction.probs))
+        captions.append(f"{name}: {prediction.digit} ({prediction.probs.max():.1%})"
+                        + (f", {prediction.message}" if prediction.message else ""))
+        first = first or prediction.as_label()
+    picture = sheet(cards, [c.removeprefix("⚠️ ") for c in captions], columns=min(2, len(cards)))
+    return picture, first, "\n".join(f"- {c}" for c in captions)
 
 
 def predict_image(path):
@@ -96,9 +96,12 @@ def start_training(epochs, batch_size, lr, augment, seed):
         config = TrainConfig(epochs=as_int(epochs), batch_size=as_int(batch_size), lr=float(lr),
                              augment=bool(augment), seed=as_int(seed))
     except (TypeError, ValueError) as e:
-        return f"⚠️ Not started: {e}", gr.Timer(active=WORKSPACE.running())
+        gr.Warning(f"Not started: {e}")
+        return f"⚠️ Not started: {e}"
     started, message = WORKSPACE.start(config)
-    return ("▶️ " if started else "⚠️ ") + message, gr.Timer(active=WORKSPACE.running())
+    if not started:
+        gr.Warning(message)  # a toast: the status line is about to show the run in progress
+    return ("▶️ " if started else "⚠️ ") + message
 
 
 def as_int(value):
@@ -149,10 +152,16 @@ def curves():
     return frame[frame.metric == "train loss"], frame[frame.metric != "train loss"]
 
 
-def poll():
+def poll(seen):
+    """Every page polls each second; it gets plots and cards only when the run or the model changed."""
+    run, active = WORKSPACE.run, WORKSPACE.active
+    key = (id(run), len(run.history.rows) if run else 0, run.state if run else None, id(active),
+           len(WORKSPACE.checkpoints()))
+    status = training_status()
+    if key == seen:
+        return gr.skip(), gr.skip(), status, gr.skip(), gr.skip(), key
     loss, accuracy = curves()
-    running = WORKSPACE.running()
-    return loss, accuracy, training_status(), gr.Timer(active=running), model_choices(), active_model_card()
+    return loss, accuracy, status, model_choices(), active_model_card(), key
 
 
 # Models and Explore ------------------------------------------------------------------------------
@@ -181,7 +190,7 @@ def active_model_card() -> str:
     warning = f"\n\n⚠️ {WORKSPACE.problem}" if WORKSPACE.problem else ""
     return (f"**Active model:** `{c.path.name}` · test accuracy **{100 * acc:.2f}%** on the 10,000 MNIST test digits · "
             f"{count_parameters(c.model):,} parameters · trained {c.created[:16].replace('T', ' ')} UTC on {c.device} · "
-            f"{t.epochs} epochs, batch {t.batch_size}, lr {t.lr:g}, augmentation {'on' if t.augment else 'off'}, "
+            f"{t.epochs} epoch{'s' * (t.epochs > 1)}, batch {t.batch_size}, lr {t.lr:g}, augmentation {'on' if t.augment else 'off'}, "
             f"seed {t.seed} · layers {c.model_config.channels} × {c.model_config.convs_per_stage}{warning}")
 
 
@@ -196,7 +205,7 @@ def random_training_digits(count=48):
         raise gr.Error(f"MNIST is not available: {e}") from None
     idx = np.random.default_rng().choice(len(train_set), count, replace=False)
     images = to_uint8(train_set.images[idx])
-    return [(enlarge(img, 4), f"label {train_set.labels[i].item()}") for img, i in zip(images, idx)]
+    return sheet([enlarge(img, 3) for img in images], [f"label {train_set.labels[i].item()}" for i in idx], columns=12)
 
 
 EXAMINED = {}  # (checkpoint path, created) -> examine() result: computed once per checkpoint
@@ -222,22 +231,24 @@ def check_model():
     labels = test_set.labels.numpy()
     images = to_uint8(test_set.images)
     rng = np.random.default_rng()
-    sample = rng.choice(len(labels), 24, replace=False)
+    sample = rng.choice(len(labels), 36, replace=False)
     wrong = np.flatnonzero(predicted != labels)
     shown_wrong = wrong[np.argsort(-confidence[wrong])][:36]  # the most confident mistakes first
 
-    def shown(i):
-        right = predicted[i] == labels[i]
-        caption = f"{predicted[i]} ({confidence[i]:.0%})" if right else f"read {predicted[i]}, is {labels[i]}"
-        return framed(images[i], right), caption
+    def shown(indices, columns):
+        right = [predicted[i] == labels[i] for i in indices]
+        captions = [f"{predicted[i]} ({confidence[i]:.0%})" if ok else f"read {predicted[i]}, is {labels[i]}"
+                    for i, ok in zip(indices, right)]
+        return sheet([framed(images[i], ok, 3) for i, ok in zip(indices, right)], captions, columns,
+                     caption_size=12, colours=[RIGHT if ok else WRONG for ok in right])
 
     per_class = pd.DataFrame({"digit": [str(d) for d in range(10)],
                               "accuracy": confusion.diagonal() / confusion.sum(1).clip(min=1)})
     accuracy = confusion.trace() / confusion.sum()
     summary = (f"**{accuracy:.2%}** of the 10,000 test digits read right; **{len(wrong)} mistakes**, "
                f"shown below from the most confident.")
-    return ([shown(i) for i in sample], [shown(i) for i in shown_wrong],
-            confusion_figure(confusion, f"{len(wrong)} mistakes in 10,000"), per_class, summary)
+    return (shown(sample, 12), shown(shown_wrong, 12),
+            confusion_figure(confusion, f"Confusion matrix: {len(wrong)} mistakes in 10,000"), per_class, summary)
 
 
 # Layout ----------------------------------------------------------------------------------------
@@ -264,8 +275,10 @@ with gr.Blocks(title="Handwritten digit recognizer") as demo:
                 with gr.Column():
                     probs = gr.Label(num_top_classes=10, label="Probabilities", elem_id="probs")
                     with gr.Row():
-                        seen = gr.Image(label="What the network sees (28×28)", elem_id="seen", height=200,
-                                        interactive=False, buttons=[])
+                        with gr.Column():
+                            gr.Markdown("**What the network sees**: your drawing as a 28×28 MNIST-style input")
+                            network_view = gr.Image(elem_id="seen", height=230, interactive=False, buttons=[],
+                                                    show_label=False)
                         hint = gr.Markdown(DRAW_HINT, elem_id="hint")
         with gr.Tab("Upload"):
             with gr.Row():
@@ -275,16 +288,17 @@ with gr.Blocks(title="Handwritten digit recognizer") as demo:
                     gr.Examples([[[p]] for p in EXAMPLES], inputs=files, label="Real MNIST test digits") if EXAMPLES else None
                     upload_summary = gr.Markdown(elem_id="upload-summary")
                 with gr.Column():
-                    upload_probs = gr.Label(num_top_classes=10, label="First image", elem_id="upload-probs")
-            upload_cards = gr.Gallery(label="Each file: what the network saw, and its probabilities", columns=2,
-                                      height="auto", elem_id="upload-cards", object_fit="contain")
+                    upload_probs = gr.Label(num_top_classes=10, label="First readable image", elem_id="upload-probs")
+            gr.Markdown("**Each file**: what the network saw, and its probabilities")
+            upload_cards = gr.Image(type="pil", interactive=False, show_label=False, elem_id="upload-cards",
+                                    buttons=["download", "fullscreen"])
         with gr.Tab("Train"):
             with gr.Row():
                 epochs = gr.Slider(1, 20, value=TrainConfig.epochs, step=1, label="Epochs")
                 batch_size = gr.Dropdown([32, 64, 128, 256, 512], value=TrainConfig.batch_size, label="Batch size")
-                lr = gr.Number(TrainConfig.lr, label="Peak learning rate", minimum=1e-5, maximum=0.1)
+                lr = gr.Number(TrainConfig.lr, label="Peak learning rate")  # bounds: TrainConfig, named in its message
                 augment = gr.Checkbox(TrainConfig.augment, label="Augmentation (rotate, zoom, shear, shift)")
-                seed = gr.Number(TrainConfig.seed, label="Seed", precision=0, minimum=0)
+                seed = gr.Number(TrainConfig.seed, label="Seed", precision=0)
             with gr.Row():
                 start_btn = gr.Button("Start training", variant="primary", elem_id="start",
                                       interactive=WORKSPACE.allow_training)
@@ -297,38 +311,43 @@ with gr.Blocks(title="Handwritten digit recognizer") as demo:
                                        y_title="accuracy", elem_id="acc-plot", height=300)
             models = gr.Dropdown(label="Active model (the shipped one, or one trained here)", elem_id="models",
                                  interactive=True)
-            timer = gr.Timer(1.0, active=False)
+            timer = gr.Timer(1.0)  # always on, so every open page follows the run and the active model
+            seen = gr.State()
         with gr.Tab("Explore"):
             gr.Markdown("### The data\nRandom digits from the 60,000 training images, with their labels.")
             show_digits = gr.Button("Show random training digits")
-            train_gallery = gr.Gallery(columns=10, height="auto", label="Training digits", elem_id="train-digits")
+            train_gallery = gr.Image(type="pil", interactive=False, show_label=False, elem_id="train-digits",
+                                     buttons=["fullscreen"])
             gr.Markdown("### Checking the network\nThe active model on the 10,000 test digits.")
             check_btn = gr.Button("Check the active model", variant="primary")
             check_summary = gr.Markdown()
-            test_gallery = gr.Gallery(columns=8, height="auto", label="Random test digits: green frame = read right, red = mistake")
+            gr.Markdown("**Random test digits** with the model's reading: green = right, red = mistake")
+            test_gallery = gr.Image(type="pil", interactive=False, show_label=False, buttons=["fullscreen"])
             with gr.Row():
-                confusion_plot = gr.Plot(label="Confusion matrix")
+                confusion_plot = gr.Plot(show_label=False)
                 per_class_plot = gr.BarPlot(x="digit", y="accuracy", y_lim=[0.9, 1.0], title="Accuracy per digit",
                                             sort="x")
-            mistakes_gallery = gr.Gallery(columns=9, height="auto", label="Mistakes, most confident first")
+            gr.Markdown("**The mistakes**, most confident first: what the model read, and what the digit is")
+            mistakes_gallery = gr.Image(type="pil", interactive=False, show_label=False, elem_id="mistakes",
+                                        buttons=["fullscreen"])
     with gr.Row(visible=False):  # the public API: one image in, the digit with its confidences out
         api_image = gr.File(type="filepath")  # opened by open_image(), which explains unreadable files
         api_label = gr.Label(num_top_classes=10)
         api_button = gr.Button()
 
-    draw_outputs = [probs, seen, hint]
+    draw_outputs = [probs, network_view, hint]
     sketch.change(read_sketch, sketch, draw_outputs, concurrency_limit=4, show_progress="hidden",
                   api_visibility="private")
     files.change(read_uploads, files, [upload_cards, upload_probs, upload_summary], concurrency_limit=4,
                  api_visibility="private")
     api_button.click(predict_image, api_image, api_label, api_name="predict", concurrency_limit=8)
 
-    poll_outputs = [loss_plot, acc_plot, status, timer, models, model_card]
-    start_btn.click(start_training, [epochs, batch_size, lr, augment, seed], [status, timer], api_name="train",
-                    concurrency_limit=None)
-    stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
-    timer.tick(poll, None, poll_outputs, concurrency_limit=None, show_progress="hidden", api_visibility="private")
-    demo.load(poll, None, poll_outputs, api_visibility="private")
+    poll_outputs = [loss_plot, acc_plot, status, models, model_card, seen]
+    start_btn.click(start_training, [epochs, batch_size, lr, augment, seed], status, api_name="train",
+                    concurrency_limit=None, show_progress="hidden")
+    stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None, show_progress="hidden")
+    timer.tick(poll, seen, poll_outputs, concurrency_limit=None, show_progress="hidden", api_visibility="private")
+    demo.load(poll, seen, poll_outputs, api_visibility="private")
     models.input(choose_model, models, model_card, api_visibility="private")
     show_digits.click(random_training_digits, None, train_gallery, api_visibility="private")
     check_btn.click(check_model, None, [test_gallery, mistakes_gallery, confusion_plot, per_class_plot, check_summary],

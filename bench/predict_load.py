@@ -70,7 +70,7 @@ def main():
 
         calls(0)  # warm-up
         rows = [("idle server", measure())]
-        print(probe.predict(5, 128, 0.003, True, 0, api_name="/train")[0])
+        print(probe.predict(5, 128, 0.003, True, 0, api_name="/train"))
         time.sleep(5)  # past loading the data: the run is training
         rows.append(("training run in progress", measure()))
         print(probe.predict(api_name="/stop"))

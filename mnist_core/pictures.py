@@ -1,8 +1,18 @@
-"""Pictures for people: the network's 28x28 input enlarged, probability cards, and the confusion matrix."""
+"""Pictures for people: the network's 28x28 input enlarged, probability cards, sheets of captioned
+tiles, and the confusion matrix."""
+import textwrap
+from functools import lru_cache
+
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 INK = (37, 99, 235)  # bar colour
+RIGHT, WRONG = (22, 163, 74), (220, 38, 38)
+
+
+@lru_cache(maxsize=8)
+def font(size: int = 14) -> ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
 
 
 def enlarge(pixels: np.ndarray, scale: int = 8) -> Image.Image:
@@ -14,28 +24,59 @@ def enlarge(pixels: np.ndarray, scale: int = 8) -> Image.Image:
 
 def framed(pixels: np.ndarray, right: bool, scale: int = 4) -> Image.Image:
     """An enlarged digit in a green frame when the model read it right, red when it did not."""
-    colour = (22, 163, 74) if right else (220, 38, 38)
-    return ImageOps.expand(enlarge(pixels, scale).convert("RGB"), border=4, fill=colour)
+    return ImageOps.expand(enlarge(pixels, scale).convert("RGB"), border=4, fill=RIGHT if right else WRONG)
 
 
-def probability_card(pixels: np.ndarray | None, probs: np.ndarray | None, note: str = "") -> Image.Image:
-    """What the network saw (left) and its ten probabilities as bars (right); a note when nothing was read."""
+def probability_card(pixels: np.ndarray | None, probs: np.ndarray | None) -> Image.Image:
+    """What the network saw (left) and its ten probabilities as bars (right)."""
     card = Image.new("RGB", (460, 224), "white")
     draw = ImageDraw.Draw(card)
     if pixels is not None:
         card.paste(enlarge(pixels).convert("RGB"), (0, 0))
-    else:
-        draw.rectangle((0, 0, 223, 223), fill=(30, 30, 30))
     if probs is None:
-        draw.text((236, 100), note or "nothing to read", fill="black")
         return card
     top = int(np.argmax(probs))
     for d, p in enumerate(probs):
         y = 6 + d * 21
-        draw.text((236, y + 3), str(d), fill="black")
-        draw.rectangle((250, y, 250 + int(160 * p), y + 16), fill=INK if d == top else (150, 170, 210))
-        draw.text((416, y + 3), f"{100 * p:.1f}%", fill="black")
+        draw.text((236, y), str(d), fill="black", font=font())
+        draw.rectangle((252, y, 252 + int(150 * p), y + 16), fill=INK if d == top else (150, 170, 210))
+        draw.text((408, y), f"{100 * p:.1f}%", fill="black", font=font(13))
     return card
+
+
+def message_card(text: str, size: tuple[int, int] = (460, 224)) -> Image.Image:
+    """A card that says, in words, why there is no picture."""
+    card = Image.new("RGB", size, (248, 248, 248))
+    draw = ImageDraw.Draw(card)
+    draw.rectangle((0, 0, size[0] - 1, size[1] - 1), outline=(200, 200, 200))
+    draw.multiline_text((16, 16), textwrap.fill(text, 48), fill=(120, 30, 30), font=font(15), spacing=6)
+    return card
+
+
+def sheet(tiles: list[Image.Image], captions: list[str], columns: int, caption_size: int = 14,
+          colours: list[tuple] | None = None) -> Image.Image:
+    """Tiles in a grid, each with its caption written underneath (never over the picture)."""
+    if not tiles:
+        return Image.new("RGB", (1, 1), "white")
+    width, height = max(t.width for t in tiles), max(t.height for t in tiles)
+    strip = caption_size + 8
+    rows = -(-len(tiles) // columns)
+    pad = 8
+    out = Image.new("RGB", (columns * (width + pad) + pad, rows * (height + strip + pad) + pad), "white")
+    draw = ImageDraw.Draw(out)
+    for i, (tile, caption) in enumerate(zip(tiles, captions)):
+        x, y = pad + (i % columns) * (width + pad), pad + (i // columns) * (height + strip + pad)
+        out.paste(tile.convert("RGB"), (x, y))
+        colour = colours[i] if colours else (30, 30, 30)
+        draw.text((x, y + height + 3), fit_text(draw, caption, width, caption_size), fill=colour, font=font(caption_size))
+    return out
+
+
+def fit_text(draw: ImageDraw.ImageDraw, text: str, width: int, size: int) -> str:
+    """The text, shortened with an ellipsis until it fits the width."""
+    while text and draw.textlength(text, font=font(size)) > width:
+        text = text[:-2] + "…"
+    return text
 
 
 def confusion_figure(confusion: np.ndarray, title: str = ""):

@@ -46,6 +46,8 @@ def open_image(path) -> Image.Image:
     """Open an image file (its first frame), or raise ImageError saying why it cannot be read."""
     path = Path(path)
     try:
+        if path.stat().st_size == 0:
+            raise ImageError(f"{path.name}: empty file (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse, not just warn, past the limit
             with Image.open(path) as im:

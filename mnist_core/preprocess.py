@@ -14,7 +14,7 @@ MAX_SIDE = 2048  # larger inputs are shrunk first: the digit survives, the work 
 MIN_CONTRAST = 0.15  # ink must differ from the background by this much (0..1) to count
 BOX, SIDE = 20, 28  # MNIST fits each digit in a 20x20 box inside a 28x28 image
 WORK = 64  # the cropped digit is evened out at this size (pixels, longer side) before the final fit
-STROKE_MIN, STROKE_MAX = 2.2, 6.0  # stroke widths (pixels of the 20x20 box) outside which strokes are evened out
+STROKE_MIN, STROKE_MAX = 2.2, 4.5  # stroke widths (pixels of the 20x20 box) outside which strokes are evened out
 STROKE_THIN_TO = 2.6  # what too-thin strokes are thickened to: a typical MNIST stroke
 
 
@@ -257,7 +257,7 @@ def preprocess(image) -> Digit:
         return Digit(None, remark)
     work = to_working_size(digit)
     width = stroke_width(work > 0.5)
-    if max(work.shape) < 2.5 * width:
+    if max(work.shape) < 2 * width:  # a dot is about 1.5 of its own "stroke widths" across
         return Digit(None, "nothing to read: only a dot")
     patch = fit_box(even_strokes(work, width))
     return Digit(np.clip(center_by_mass(patch), 0, 1).astype(np.float32), remark)

@@ -33,14 +33,16 @@ def test_a_list_of_uploads(app_module, tmp_path):
         draw(digit).save(paths[-1])
     (tmp_path / "blank.png").write_bytes(b"")
     Image.new("L", (100, 100), 255).save(tmp_path / "white.png")
-    cards, first, summary = app_module.read_uploads([str(p) for p in paths] + [str(tmp_path / "blank.png"),
-                                                                               str(tmp_path / "white.png")])
-    assert len(cards) == 5
-    captions = [c for _, c in cards]
-    assert captions[0].startswith("0.png: 0") and captions[1].startswith("4.png: 4") and captions[2].startswith("7.png: 7")
-    assert "blank.png" in captions[3] and "not an image" in captions[3]
-    assert "nothing to read" in captions[4]
-    assert max(first, key=first.get) == "0" and "4.png" in summary
+    picture, first, summary = app_module.read_uploads([str(p) for p in paths] + [str(tmp_path / "blank.png"),
+                                                                                 str(tmp_path / "white.png")])
+    captions = summary.splitlines()
+    assert len(captions) == 5
+    assert captions[0].startswith("- 0.png: 0") and captions[1].startswith("- 4.png: 4")
+    assert captions[2].startswith("- 7.png: 7")
+    assert "blank.png: empty file" in captions[3]
+    assert "white.png: nothing to read" in captions[4]
+    assert max(first, key=first.get) == "0"
+    assert picture.width > 900 and picture.height > 3 * 224  # five cards, two to a row, captions underneath
 
 
 def test_models_are_chosen_by_name_from_the_servers_list_only(app_module):

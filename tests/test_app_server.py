@@ -30,9 +30,9 @@ def test_only_predict_and_training_are_public(client):
 def test_training_starts_refuses_a_second_start_and_stops(client, app_module):
     ws = app_module.WORKSPACE
     active_before = ws.active.path
-    status, _ = client.predict(1, 128, 0.003, True, 0, api_name="/train")
+    status = client.predict(1, 128, 0.003, True, 0, api_name="/train")
     assert "started" in status
-    status, _ = client.predict(1, 64, 0.003, True, 0, api_name="/train")
+    status = client.predict(1, 64, 0.003, True, 0, api_name="/train")
     assert "already in progress" in status
     wait_for(lambda: ws.run.last is not None and ws.run.last.iteration >= 20, timeout=120)
     t0 = time.monotonic()

@@ -91,10 +91,10 @@ def test_upload_shows_each_files_result(page, tmp_path):
 
 def test_training_makes_the_plots_grow(page, app_module):
     page.get_by_role("tab", name="Train").click()
-    page.click("#start")
-    wait_for(lambda: "training" in page.locator("#train-status").inner_text(), timeout=60)
     ws = app_module.WORKSPACE
-    wait_for(lambda: ws.run.last is not None and ws.run.last.iteration >= 100, timeout=120)
+    runs_before = ws.run
+    page.click("#start")
+    wait_for(lambda: ws.run is not runs_before and ws.run.last is not None and ws.run.last.iteration >= 100, timeout=120)
     line = page.locator("#loss-plot g.mark-line path").first
     line.wait_for(timeout=20_000)
     first_line, first_status = line.get_attribute("d"), page.locator("#train-status").inner_text()

@@ -22,7 +22,7 @@ def test_two_starts_at_the_same_moment_start_exactly_one_run(server, app_module)
 
     def start(c):
         barrier.wait()
-        return c.predict(1, 128, 0.003, True, 0, api_name="/train")[0]
+        return c.predict(1, 128, 0.003, True, 0, api_name="/train")
 
     try:
         with ThreadPoolExecutor(2) as pool:

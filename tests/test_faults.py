@@ -158,5 +158,5 @@ def test_training_can_be_switched_off(tmp_path, app_module, monkeypatch):
     assert ws.start(TINY) == (False, "training is switched off on this server")
     monkeypatch.setattr(app_module, "WORKSPACE", ws)
     assert "switched off" in app_module.training_status()
-    status, _ = app_module.start_training(1, 128, 0.003, True, 0)
+    status = app_module.start_training(1, 128, 0.003, True, 0)
     assert "switched off" in status and not ws.running()
