@@ -53,3 +53,15 @@ def test_models_are_chosen_by_name_from_the_servers_list_only(app_module):
     for name in ("../../etc/passwd", "/etc/hostname", ""):
         app_module.choose_model(name)
         assert ws.active.path.name == "mnist_cnn.safetensors"
+
+
+def test_every_open_page_gets_changes_and_only_changes(app_module):
+    first = app_module.poll(None)  # a page that has seen nothing yet gets everything
+    key = first[-1]
+    assert first[2] and first[4].startswith("**Active model:**")
+    again = app_module.poll(key)  # nothing changed: plots, model list and card are skipped
+    skip = type(app_module.gr.skip())
+    assert again[-1] == key and all(isinstance(x, skip) for x in (again[0], again[3], again[4]))
+    app_module.WORKSPACE.select(app_module.WORKSPACE.active.path)  # another page (re)selects the model
+    changed = app_module.poll(key)
+    assert changed[-1] != key and changed[4].startswith("**Active model:**")

@@ -23,7 +23,7 @@ def test_shipped_model_scores_at_least_99_5_percent_on_the_real_test_set(mnist):
 
 
 @pytest.mark.parametrize("digit", sorted(STROKES))
-@pytest.mark.parametrize("width", [4, 18, 36])
+@pytest.mark.parametrize("width", [4, 18, 36, 60])
 def test_reads_drawn_digits_at_any_stroke_width(digit, width):
     prediction = predict(load_model(), sketchpad_value(draw(digit, width=width)))
     assert prediction.digit == digit, prediction.probs.round(3)
