@@ -61,11 +61,12 @@ def save_checkpoint(path, model, train_config: TrainConfig, metrics: dict, devic
 
 
 def from_dict(cls, values: dict):
-    """A frozen config from saved values; unknown keys mean a newer, incompatible file."""
+    """A frozen config from saved values, which must name every field and nothing else: a default
+    filled in for a missing field could silently rebuild a different model."""
     names = {f.name for f in fields(cls)}
-    unknown = set(values) - names
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}")
+    if set(values) != names:
+        raise ValueError(f"{cls.__name__} fields differ: missing {sorted(names - set(values))}, "
+                         f"unknown {sorted(set(values) - names)}")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 

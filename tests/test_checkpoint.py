@@ -56,6 +56,12 @@ def test_missing_and_incompatible_checkpoints(tmp_path):
     save_file(weights, tmp_path / "future.safetensors", metadata={"mnist_core": json.dumps(meta)})
     with pytest.raises(CheckpointError, match="future.safetensors: incompatible checkpoint \\(format version 99"):
         load_checkpoint(tmp_path / "future.safetensors")
+    good = json.loads(json.dumps({"format_version": 1, "model_config": CONFIG.__dict__, "train_config": TrainConfig().__dict__,
+                                  "metrics": {}, "device": "CPU", "created": ""}))
+    del good["model_config"]["dropout"]  # an older file: filling in today's default could build another model
+    save_file(weights, tmp_path / "old.safetensors", metadata={"mnist_core": json.dumps(good)})
+    with pytest.raises(CheckpointError, match="old.safetensors: incompatible checkpoint .*missing \\['dropout'\\]"):
+        load_checkpoint(tmp_path / "old.safetensors")
     save_file(weights, tmp_path / "plain.safetensors")
     with pytest.raises(CheckpointError, match="without mnist_core metadata"):
         load_checkpoint(tmp_path / "plain.safetensors")
