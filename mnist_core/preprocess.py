@@ -193,7 +193,9 @@ def to_working_size(ink: np.ndarray, side: int = WORK) -> np.ndarray:
     if max(ink.shape) > side:
         ink = resize(ink, side / max(ink.shape), Image.Resampling.BOX)  # area averaging: cheap, no ringing
     strokes = ink[ink > 0.1 * ink.max()]
-    return np.minimum(ink / max(float(np.percentile(strokes, 75)), 1e-6), 1.0)
+    k = int(0.75 * (strokes.size - 1))
+    typical = float(np.partition(strokes, k)[k])  # the 75th percentile, without np.percentile's overhead
+    return np.minimum(ink / max(typical, 1e-6), 1.0)
 
 
 def resize(ink: np.ndarray, scale: float, method=Image.Resampling.LANCZOS) -> np.ndarray:
