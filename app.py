@@ -12,16 +12,15 @@ import pandas as pd
 
 from mnist_core.checkpoint import CheckpointError
 from mnist_core.data import MEAN, STD, MnistDataError
-from mnist_core.engine import TrainConfig
+from mnist_core.engine import TrainConfig, examine
 from mnist_core.model import count_parameters
 from mnist_core.pictures import RIGHT, WRONG, confusion_figure, enlarge, framed, message_card, probability_card, sheet
 from mnist_core.predict import open_image
 from mnist_core.preprocess import ImageError
-from mnist_core.workspace import Workspace, examine
+from mnist_core.workspace import Workspace
 
-WORKSPACE = Workspace(
+WORKSPACE = Workspace(  # the MNIST folder comes from $MNIST_DIR, read by mnist_core.data
     checkpoint_dir=os.getenv("CHECKPOINT_DIR"),
-    data_dir=os.getenv("MNIST_DIR"),
     allow_training=os.getenv("MNIST_ALLOW_TRAINING", "1").lower() not in ("0", "false", "no", "off"),
 )
 EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").glob("*.png"))
@@ -153,15 +152,15 @@ def curves():
 
 
 def poll(seen):
-    """Every page polls each second; it gets plots and cards only when the run or the model changed."""
-    run, active = WORKSPACE.run, WORKSPACE.active
-    key = (id(run), len(run.history.rows) if run else 0, run.state if run else None, id(active),
-           len(WORKSPACE.checkpoints()))
-    status = training_status()
-    if key == seen:
-        return gr.skip(), gr.skip(), status, gr.skip(), gr.skip(), key
-    loss, accuracy = curves()
-    return loss, accuracy, status, model_choices(), active_model_card(), key
+    """Every page polls each second. It always gets the status line; the plots only when the run
+    changed, and the model list and card only when the model did (so an open dropdown stays put)."""
+    run = WORKSPACE.run
+    run_key = (WORKSPACE.runs_started, len(run.history.rows) if run else 0, run.state if run else None)
+    seen_run, seen_model = seen or (None, None)
+    loss, accuracy = curves() if run_key != seen_run else (gr.skip(), gr.skip())
+    changed = WORKSPACE.model_version != seen_model
+    models, card = (model_choices(), active_model_card()) if changed else (gr.skip(), gr.skip())
+    return loss, accuracy, training_status(), models, card, (run_key, WORKSPACE.model_version)
 
 
 # Models and Explore ------------------------------------------------------------------------------
@@ -187,8 +186,9 @@ def active_model_card() -> str:
         return f"⚠️ **No model loaded.** {WORKSPACE.problem}. Train one in the Train tab."
     t = c.train_config
     acc = c.metrics.get("test_acc")
+    acc = f"{100 * acc:.2f}%" if isinstance(acc, (int, float)) else "unknown"
     warning = f"\n\n⚠️ {WORKSPACE.problem}" if WORKSPACE.problem else ""
-    return (f"**Active model:** `{c.path.name}` · test accuracy **{100 * acc:.2f}%** on the 10,000 MNIST test digits · "
+    return (f"**Active model:** `{c.path.name}` · test accuracy **{acc}** on the 10,000 MNIST test digits · "
             f"{count_parameters(c.model):,} parameters · trained {c.created[:16].replace('T', ' ')} UTC on {c.device} · "
             f"{t.epochs} epoch{'s' * (t.epochs > 1)}, batch {t.batch_size}, lr {t.lr:g}, augmentation {'on' if t.augment else 'off'}, "
             f"seed {t.seed} · layers {c.model_config.channels} × {c.model_config.convs_per_stage}{warning}")
@@ -214,7 +214,7 @@ EXAMINED = {}  # (checkpoint path, created) -> examine() result: computed once p
 def examined(checkpoint, test_set):
     key = (str(checkpoint.path), checkpoint.created)
     if key not in EXAMINED:
-        EXAMINED[key] = examine(checkpoint, test_set)
+        EXAMINED[key] = examine(checkpoint.model, test_set)
     return EXAMINED[key]
 
 

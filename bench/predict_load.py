@@ -49,6 +49,8 @@ def main():
                 break
             except Exception:  # noqa: BLE001 - not listening yet
                 time.sleep(0.5)
+        else:
+            sys.exit(f"the server did not start on {url}")
         images = []
         for digit in (0, 1, 2, 3, 4, 7):
             images.append(work / f"{digit}.png")

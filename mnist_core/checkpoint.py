@@ -93,7 +93,9 @@ def load_checkpoint(path=None, device=None) -> Checkpoint:
         train_config = from_dict(TrainConfig, meta["train_config"])
         model = DigitCNN(model_config)
         model.load_state_dict(weights)
+        checkpoint = Checkpoint(model, model_config, train_config, dict(meta["metrics"]), str(meta["device"]),
+                                str(meta["created"]), path)
     except (ValueError, KeyError, TypeError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: incompatible checkpoint ({e})") from None
-    model = model.to(device or "cpu", memory_format=torch.channels_last).eval()  # faster convolutions
-    return Checkpoint(model, model_config, train_config, meta["metrics"], meta["device"], meta["created"], path)
+        raise CheckpointError(f"{path}: incompatible checkpoint ({type(e).__name__}: {e})") from None
+    checkpoint.model = model.to(device or "cpu", memory_format=torch.channels_last).eval()  # faster convolutions
+    return checkpoint

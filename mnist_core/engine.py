@@ -57,7 +57,7 @@ def device_name(device: torch.device) -> str:
 
 @dataclass
 class Event:
-    """Progress of a run. test_acc is set at evaluation points; model and per_class on the last event."""
+    """Progress of a run. test_acc and per_class are set at evaluation points; model on the last event only."""
 
     kind: str  # "step", "eval", "done" (ran to the end) or "stopped" (a stop was requested)
     iteration: int
@@ -102,6 +102,15 @@ def evaluate(model: torch.nn.Module, split: Split) -> tuple[float, list[float]]:
     per_class = torch.zeros(10, device=correct.device).index_add_(0, split.labels, correct)
     counts = torch.bincount(split.labels, minlength=10).clamp(min=1)
     return correct.mean().item(), (per_class / counts).tolist()
+
+
+def examine(model: torch.nn.Module, split: Split):
+    """The model on a split: (predicted digits, their probability, 10x10 confusion counts with rows = true digit)."""
+    probs = torch.softmax(predict_logits(model, split.images), dim=1).cpu()
+    confidence, predicted = probs.max(1)
+    labels = split.labels.cpu()
+    confusion = torch.bincount(labels * 10 + predicted, minlength=100).reshape(10, 10)
+    return predicted.numpy(), confidence.numpy(), confusion.numpy()
 
 
 def train(

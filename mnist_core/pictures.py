@@ -80,13 +80,13 @@ def fit_text(draw: ImageDraw.ImageDraw, text: str, width: int, size: int) -> str
 
 
 def confusion_figure(confusion: np.ndarray, title: str = ""):
-    """A matplotlib figure of the 10x10 confusion matrix (rows: true digit, columns: predicted)."""
-    import matplotlib
+    """A matplotlib figure of the 10x10 confusion matrix (rows: true digit, columns: predicted).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Built on a Figure object, not pyplot, whose global state is unsafe when requests run at once."""
+    from matplotlib.figure import Figure
 
-    fig, ax = plt.subplots(figsize=(6, 5.2))
+    fig = Figure(figsize=(6, 5.2))
+    ax = fig.subplots()
     shown = confusion.astype(float)
     np.fill_diagonal(shown, np.nan)  # the diagonal would drown the mistakes' colours
     im = ax.imshow(shown, cmap="Reds")
@@ -95,5 +95,4 @@ def confusion_figure(confusion: np.ndarray, title: str = ""):
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true digit", title=title)
     fig.colorbar(im, ax=ax, label="mistakes")
     fig.tight_layout()
-    plt.close(fig)
     return fig

@@ -4,7 +4,6 @@
 """
 import argparse
 import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,12 +11,12 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .checkpoint import load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint
 from .data import MEAN, STD
 from .preprocess import Digit, ImageError, preprocess
 
-MAX_PIXELS = 40_000_000  # Pillow refuses larger images (a decompression bomb guard)
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+MAX_PIXELS = 40_000_000  # larger images are refused: a decompression bomb guard
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own guard, which errors at twice this
 
 
 @dataclass
@@ -45,21 +44,24 @@ def load_model(path=None, device=None) -> torch.nn.Module:
 def open_image(path) -> Image.Image:
     """Open an image file (its first frame), or raise ImageError saying why it cannot be read."""
     path = Path(path)
+    too_large = ImageError(f"{path.name}: image too large (over {MAX_PIXELS:,} pixels)")
     try:
         if path.stat().st_size == 0:
             raise ImageError(f"{path.name}: empty file (0 bytes)")
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse, not just warn, past the limit
-            with Image.open(path) as im:
-                im.seek(0)  # animated GIF/WebP: the first frame
-                im.load()
-                return im.copy()
+        with Image.open(path) as im:  # reads the header only
+            if im.width * im.height > MAX_PIXELS:  # a decompression bomb, or just too big: refuse before decoding
+                raise too_large
+            im.seek(0)  # animated GIF/WebP: the first frame
+            im.load()
+            return im.copy()
+    except ImageError:
+        raise
     except FileNotFoundError:
         raise ImageError(f"{path.name}: file not found") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path.name}: not an image Pillow can read (PNG, JPEG, BMP, GIF, WebP, ...)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{path.name}: image too large (over {MAX_PIXELS:,} pixels)") from None
+    except Image.DecompressionBombError:  # Pillow's own check, at twice the limit
+        raise too_large from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"{path.name}: damaged or truncated image ({e})") from None
 
@@ -99,7 +101,10 @@ def main(argv=None):
     p.add_argument("files", nargs="+", help="image files: PNG, JPEG, BMP, GIF, WebP, ...")
     p.add_argument("--checkpoint", help="checkpoint file (default: the shipped model)")
     args = p.parse_args(argv)
-    model = load_model(args.checkpoint)
+    try:
+        model = load_model(args.checkpoint)
+    except CheckpointError as e:
+        p.error(str(e))
     failed = 0
     for name in args.files:
         try:

@@ -22,12 +22,10 @@ class History:
 
 
 def plot_curves(history: History, path, title: str = "") -> Path:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     ax_loss.plot(*history.series("train loss"), label="train loss")
     ax_loss.set(xlabel="iteration", ylabel="cross-entropy", title="loss")
     for metric in ("train accuracy", "test accuracy"):
@@ -39,5 +37,4 @@ def plot_curves(history: History, path, title: str = "") -> Path:
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Path(path)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .checkpoint import save_checkpoint
-from .data import load_mnist
+from .checkpoint import from_dict, save_checkpoint
+from .data import MnistDataError, load_mnist
 from .engine import TrainConfig, device_name, pick_device, train
 from .model import ModelConfig
 from .report import History, plot_curves
@@ -30,9 +30,6 @@ def add_fields(parser: argparse.ArgumentParser, config_cls, group: str):
             g.add_argument(flag, type=kind, default=f.default, help=f"default: {f.default}")
 
 
-def pick(config_cls, args):
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)}
-    return config_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 def main(argv=None):
@@ -43,9 +40,13 @@ def main(argv=None):
     add_fields(p, TrainConfig, "training")
     add_fields(p, ModelConfig, "model")
     args = p.parse_args(argv)
-    config, model_config = pick(TrainConfig, args), pick(ModelConfig, args)
-    device = pick_device(args.device)
-    train_set, test_set = load_mnist(args.data_dir, device)
+    try:
+        config, model_config = (from_dict(cls, {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+                                for cls in (TrainConfig, ModelConfig))
+        device = pick_device(args.device)
+        train_set, test_set = load_mnist(args.data_dir, device)
+    except (ValueError, MnistDataError, RuntimeError) as e:  # bad settings, missing data, unknown device
+        p.error(str(e))
     print(f"training on {device_name(device)}: {len(train_set):,} train / {len(test_set):,} test images")
     print(config)
     print(model_config)

@@ -1,6 +1,5 @@
 """What a server shares between its users: the active model and at most one training run, behind one lock."""
 import threading
-import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +22,6 @@ class Run:
     last: Event | None = None
     state: str = "starting"  # starting, loading data, training, saving, done, stopped, failed
     message: str = ""
-    started: float = field(default_factory=time.time)
 
 
 class Workspace:
@@ -37,7 +35,9 @@ class Workspace:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.run: Run | None = None
+        self.runs_started = 0  # with len(run.history.rows) and run.state: tells pages the run changed
         self.active: Checkpoint | None = None
+        self.model_version = 0  # goes up whenever the active model or the list of checkpoints changes
         self.problem = ""  # what went wrong loading checkpoints at start, shown to users
         self._load_first_model()
 
@@ -66,8 +66,9 @@ class Workspace:
         if path not in {p.resolve() for p in self.checkpoints()}:
             raise CheckpointError(f"{path.name}: not one of this server's checkpoints")
         checkpoint = load_checkpoint(path)
-        with self._lock:
+        with self._lock:  # one reference swapped: a prediction uses the model it got, whole, before or after
             self.active = checkpoint
+            self.model_version += 1
         return checkpoint
 
     def model(self):
@@ -103,15 +104,19 @@ class Workspace:
             self._stop.clear()
             device = pick_device()
             self.run = Run(config, device_name(device))
+            self.runs_started += 1
             self._thread = threading.Thread(target=self._train, args=(self.run, device), daemon=True, name="training")
             self._thread.start()
         return True, "training started"
 
     def stop(self) -> str:
-        if not self.running():
-            return "no training run in progress"
-        self._stop.set()
-        return "stopping: the run ends after the current step, the active model stays"
+        with self._lock:  # not between another user's start() and its thread starting
+            if not self.running():
+                return "no training run in progress"
+            if self.run.state == "saving":
+                return "too late to stop: the run is finished and being saved"
+            self._stop.set()
+        return "stopping after the current step: the active model stays (unless the run had already finished)"
 
     def wait(self, timeout=None):
         if self._thread is not None:
@@ -139,15 +144,3 @@ class Workspace:
             traceback.print_exc()
             run.state, run.message = "failed", f"training failed: {type(e).__name__}: {e}"
 
-
-def examine(checkpoint: Checkpoint, test_set: Split):
-    """The checkpoint's predictions on a split: (predicted digits, their confidence, 10x10 confusion counts)."""
-    import torch
-
-    from .engine import predict_logits
-
-    probs = torch.softmax(predict_logits(checkpoint.model, test_set.images), dim=1)
-    confidence, predicted = probs.max(1)
-    confusion = torch.zeros(10, 10, dtype=torch.int64)
-    confusion.index_put_((test_set.labels.cpu(), predicted.cpu()), torch.ones_like(predicted.cpu()), accumulate=True)
-    return predicted.numpy(), confidence.numpy(), confusion.numpy()

@@ -14,9 +14,11 @@ def test_drawn_digit_gets_ten_bars_and_the_28x28_view(app_module):
 
 def test_blank_canvas_shows_the_hint(app_module):
     for value in ({"background": None, "layers": [], "composite": None}, None,
-                  sketchpad_value(draw(7, width=1, box=(0, 0, 0, 0)))):
+                  sketchpad_value(draw(7, width=0, specks=[]).point(lambda v: 255))):  # drawn, then all erased
         label, seen, hint = app_module.read_sketch(value)
-        assert label == {} and seen is None and hint
+        assert label == {} and seen is None and hint == app_module.DRAW_HINT
+    label, seen, hint = app_module.read_sketch(sketchpad_value(draw(7, box=(140, 140, 140, 140), width=20)))
+    assert label == {} and seen is None and hint == "Nothing to read: only a dot: draw the whole digit."
 
 
 def test_several_digits_side_by_side_read_the_largest(app_module):
@@ -39,7 +41,7 @@ def test_a_list_of_uploads(app_module, tmp_path):
     assert len(captions) == 5
     assert captions[0].startswith("- 0.png: 0") and captions[1].startswith("- 4.png: 4")
     assert captions[2].startswith("- 7.png: 7")
-    assert "blank.png: empty file" in captions[3]
+    assert captions[3] == "- ⚠️ blank.png: empty file (0 bytes)"
     assert "white.png: nothing to read" in captions[4]
     assert max(first, key=first.get) == "0"
     assert picture.width > 900 and picture.height > 3 * 224  # five cards, two to a row, captions underneath

@@ -4,7 +4,7 @@ import time
 from gradio_client import handle_file
 from PIL import Image
 
-from conftest import wait_for
+from conftest import needs_mnist, wait_for
 from drawing import draw
 
 
@@ -27,6 +27,7 @@ def test_only_predict_and_training_are_public(client):
     assert names == {"/predict", "/train", "/stop"}
 
 
+@needs_mnist
 def test_training_starts_refuses_a_second_start_and_stops(client, app_module):
     ws = app_module.WORKSPACE
     active_before = ws.active.path

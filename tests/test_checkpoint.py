@@ -54,7 +54,7 @@ def test_missing_and_incompatible_checkpoints(tmp_path):
     weights = {k: v.contiguous() for k, v in make_model().state_dict().items()}
     meta = {"format_version": 99, "model_config": {}, "train_config": {}, "metrics": {}, "device": "", "created": ""}
     save_file(weights, tmp_path / "future.safetensors", metadata={"mnist_core": json.dumps(meta)})
-    with pytest.raises(CheckpointError, match="future.safetensors: incompatible checkpoint \\(format version 99"):
+    with pytest.raises(CheckpointError, match="future.safetensors: incompatible checkpoint \\(ValueError: format version 99"):
         load_checkpoint(tmp_path / "future.safetensors")
     good = json.loads(json.dumps({"format_version": 1, "model_config": CONFIG.__dict__, "train_config": TrainConfig().__dict__,
                                   "metrics": {}, "device": "CPU", "created": ""}))

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from conftest import wait_for
+from conftest import needs_mnist, wait_for
 from drawing import draw, sketchpad_value
 from mnist_core.checkpoint import load_checkpoint, save_checkpoint
 from mnist_core.engine import TrainConfig
@@ -14,6 +14,7 @@ from mnist_core.predict import predict
 from mnist_core.workspace import Workspace
 
 
+@needs_mnist
 def test_two_starts_at_the_same_moment_start_exactly_one_run(server, app_module):
     from gradio_client import Client
 
@@ -36,6 +37,7 @@ def test_two_starts_at_the_same_moment_start_exactly_one_run(server, app_module)
             c.close()
 
 
+@needs_mnist
 def test_predictions_from_ten_clients_all_succeed_during_training(server, app_module, tmp_path):
     from gradio_client import Client, handle_file
 
