@@ -49,7 +49,7 @@ def tutorial(data_dir: Path, device: torch.device, epochs: int = 5):
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for split in FILES.values():  # torchvision reads the uncompressed files from root/MNIST/raw
-        for stem in split[:2]:
+        for stem in split:
             src = find_file(data_dir, stem)
             with (gzip.open(src) if src.suffix == ".gz" else open(src, "rb")) as f, open(raw / stem, "wb") as out:
                 shutil.copyfileobj(f, out)

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 MEAN, STD = 0.1307, 0.3081  # training-set pixel statistics of values scaled to 0..1
-FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60_000),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10_000),
+FILES = {  # split -> (images, labels) file names, without .gz
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 IDX_TYPES = {0x08: np.uint8}  # MNIST uses only unsigned bytes
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mnist_core"
@@ -59,7 +59,7 @@ def find_file(data_dir: Path, stem: str) -> Path:
 def read_split(data_dir, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 28, 28) uint8 and labels (N,) int64 of one split, 'train' or 'test'."""
     data_dir = Path(data_dir)
-    image_stem, label_stem, _ = FILES[split]
+    image_stem, label_stem = FILES[split]
     image_path, label_path = find_file(data_dir, image_stem), find_file(data_dir, label_stem)
     images, labels = read_idx(image_path), read_idx(label_path)
     if images.ndim != 3:

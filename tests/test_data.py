@@ -5,10 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from mnist_core.data import MEAN, STD, MnistDataError, load_mnist, read_idx
-
-STEMS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+from mnist_core.data import FILES, MEAN, STD, MnistDataError, load_mnist, read_idx
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -22,7 +19,7 @@ def write_mnist(folder, n_train=12, n_test=5, gz=True):
     for split, n in (("train", n_train), ("test", n_test)):
         images, labels = rng.integers(0, 256, (n, 28, 28), np.uint8), rng.integers(0, 10, n, np.uint8)
         data[split] = (images, labels)
-        for stem, array in zip(STEMS[split], (images, labels)):
+        for stem, array in zip(FILES[split], (images, labels)):
             raw = idx_bytes(array)
             if gz:
                 with gzip.open(folder / f"{stem}.gz", "wb") as f:
