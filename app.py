@@ -198,11 +198,16 @@ def to_uint8(normalized) -> np.ndarray:
     return ((normalized.squeeze(1).numpy() * STD + MEAN).clip(0, 1) * 255).astype(np.uint8)
 
 
-def random_training_digits(count=48):
+def mnist():
+    """(train, test) splits, or a message on the page when the MNIST files cannot be had."""
     try:
-        train_set, _ = WORKSPACE.data()
+        return WORKSPACE.data()
     except MnistDataError as e:
         raise gr.Error(f"MNIST is not available: {e}") from None
+
+
+def random_training_digits(count=48):
+    train_set, _ = mnist()
     idx = np.random.default_rng().choice(len(train_set), count, replace=False)
     images = to_uint8(train_set.images[idx])
     return sheet([enlarge(img, 3) for img in images], [f"label {train_set.labels[i].item()}" for i in idx], columns=12)
@@ -223,13 +228,9 @@ def check_model():
     c = WORKSPACE.active
     if c is None:
         raise gr.Error("No model is loaded: train one first.")
-    try:
-        _, test_set = WORKSPACE.data()
-    except MnistDataError as e:
-        raise gr.Error(f"MNIST is not available: {e}") from None
+    _, test_set = mnist()
     predicted, confidence, confusion = examined(c, test_set)
     labels = test_set.labels.numpy()
-    images = to_uint8(test_set.images)
     rng = np.random.default_rng()
     sample = rng.choice(len(labels), 36, replace=False)
     wrong = np.flatnonzero(predicted != labels)
@@ -239,7 +240,8 @@ def check_model():
         right = [predicted[i] == labels[i] for i in indices]
         captions = [f"{predicted[i]} ({confidence[i]:.0%})" if ok else f"read {predicted[i]}, is {labels[i]}"
                     for i, ok in zip(indices, right)]
-        return sheet([framed(images[i], ok, 3) for i, ok in zip(indices, right)], captions, columns,
+        images = to_uint8(test_set.images[indices])  # only the digits shown, not all 10,000
+        return sheet([framed(img, ok, 3) for img, ok in zip(images, right)], captions, columns,
                      caption_size=12, colours=[RIGHT if ok else WRONG for ok in right])
 
     per_class = pd.DataFrame({"digit": [str(d) for d in range(10)],
