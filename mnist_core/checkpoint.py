@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 from .engine import TrainConfig
 from .model import DigitCNN, ModelConfig
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: batch norm after pooling in the last conv of each stage
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist_cnn.safetensors"
 
 

@@ -16,9 +16,9 @@ from .model import DigitCNN, ModelConfig, count_parameters
 class TrainConfig:
     epochs: int = 1
     batch_size: int = 128  # images per step
-    lr: float = 3e-3  # peak learning rate of the one-cycle schedule
+    lr: float = 8e-3  # peak learning rate of the one-cycle schedule
     weight_decay: float = 1e-4  # AdamW, decoupled
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.1  # reaches 98.9% in about half as many steps as 0
     augment: bool = True  # random rotation, zoom, shear and shift of every batch
     seed: int = 0
     eval_every: int = 100  # steps between test-set evaluations (and at the end of each epoch)
@@ -49,6 +49,14 @@ def pick_device(device: str | None = None) -> torch.device:
     if device:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def use_bf16(device: torch.device) -> bool:
+    """bf16 autocast where it is fast: CUDA, and CPUs with AMX tiles (on these 2-core Xeons it doubles training
+    speed); plain float32 on other CPUs, where emulated bf16 is slower."""
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
 
 
 def device_name(device: torch.device) -> str:
@@ -125,13 +133,13 @@ def train(
     device = pick_device(device) if not isinstance(device, torch.device) else device
     torch.manual_seed(config.seed)
     gen = torch.Generator(device=device).manual_seed(config.seed)
-    on_gpu = device.type == "cuda"
+    bf16 = use_bf16(device)
     images, labels = train_set.images.to(device), train_set.labels.to(device)
     if config.train_subset:
         images, labels = images[: config.train_subset], labels[: config.train_subset]
     test_set = Split(test_set.images.to(device), test_set.labels.to(device))
     model = DigitCNN(model_config).to(device, memory_format=torch.channels_last)  # faster convs on CPU and GPU
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     steps_per_epoch = len(images) // config.batch_size  # drop the ragged last batch
     if steps_per_epoch == 0:
         raise ValueError(f"batch size {config.batch_size} is larger than the {len(images)} training images")
@@ -165,7 +173,7 @@ def train(
             if config.augment:
                 x = random_affine(x, generator=gen)
             x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=on_gpu):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = model(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)

@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import save_file
 
 import mnist_core.checkpoint as ckpt
-from mnist_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mnist_core.checkpoint import FORMAT_VERSION, CheckpointError, load_checkpoint, save_checkpoint
 from mnist_core.engine import TrainConfig
 from mnist_core.model import DigitCNN, ModelConfig
 
@@ -56,7 +56,7 @@ def test_missing_and_incompatible_checkpoints(tmp_path):
     save_file(weights, tmp_path / "future.safetensors", metadata={"mnist_core": json.dumps(meta)})
     with pytest.raises(CheckpointError, match="future.safetensors: incompatible checkpoint \\(ValueError: format version 99"):
         load_checkpoint(tmp_path / "future.safetensors")
-    good = json.loads(json.dumps({"format_version": 1, "model_config": CONFIG.__dict__, "train_config": TrainConfig().__dict__,
+    good = json.loads(json.dumps({"format_version": FORMAT_VERSION, "model_config": CONFIG.__dict__, "train_config": TrainConfig().__dict__,
                                   "metrics": {}, "device": "CPU", "created": ""}))
     del good["model_config"]["dropout"]  # an older file: filling in today's default could build another model
     save_file(weights, tmp_path / "old.safetensors", metadata={"mnist_core": json.dumps(good)})
