@@ -4,7 +4,7 @@ For each: test accuracy after every epoch, training images/s, and the training t
 excluded) until the test accuracy first reaches 98.9%, the tutorial's accuracy after 5 epochs.
 Both are evaluated every 12,800 training images.
 
-    python bench/train_speed.py --data-dir ../shared/data/mnist [--device cuda] [--skip-tutorial]
+    python bench/train_speed.py --data-dir ../shared/data/mnist [--device cuda] [--skip-tutorial] [--seed 1]
 """
 import argparse
 import gzip
@@ -117,6 +117,7 @@ def main():
     p.add_argument("--device", help="cuda or cpu (default: cuda when available)")
     p.add_argument("--skip-tutorial", action="store_true", help="measure mnist_core only")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="mnist_core epochs")
+    p.add_argument("--seed", type=int, default=TrainConfig.seed, help="mnist_core seed")
     args = p.parse_args()
     device = pick_device(args.device)
     data_dir = resolve_data_dir(args.data_dir)
@@ -125,7 +126,7 @@ def main():
     if not args.skip_tutorial:
         print("tutorial pipeline:")
         rows.append(("tutorial (5 epochs)", *tutorial(data_dir, device)))
-    config = TrainConfig(epochs=args.epochs, eval_every=12_800 // TrainConfig.batch_size)
+    config = TrainConfig(epochs=args.epochs, seed=args.seed, eval_every=12_800 // TrainConfig.batch_size)
     print(f"mnist_core: {config}")
     rows.append((f"mnist_core ({args.epochs} epoch{'s' * (args.epochs > 1)})", *core(data_dir, device, config)))
 
