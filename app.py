@@ -25,6 +25,7 @@ WORKSPACE = Workspace(  # the MNIST folder comes from $MNIST_DIR, read by mnist_
 )
 EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").glob("*.png"))
 DRAW_HINT = "Draw a digit (0-9) in the box, large and centred. The bars update after every stroke."
+UNSURE = 0.5  # below this top probability the hint says the reading is a guess
 CURVE_TYPES = {"iteration": "int64", "metric": "str", "value": "float64"}  # History rows, typed even when empty
 
 
@@ -38,8 +39,11 @@ def read_sketch(sketch):
         return {}, None, f"⚠️ {e}"
     if prediction.probs is None:
         blank = "blank" in prediction.message or "empty" in prediction.message
-        return {}, None, DRAW_HINT if blank else f"{prediction.message.capitalize()}: draw the whole digit."
+        return {}, None, DRAW_HINT if blank else f"{prediction.message.capitalize()}. Draw the whole digit."
     note = f" ({prediction.message})" if prediction.message else ""
+    top = float(prediction.probs.max())
+    if top < UNSURE:
+        note += f", but only {100 * top:.0f}% sure: is it a digit? Try it larger and clearer"
     return prediction.as_label(), enlarge(prediction.pixels), f"Read as **{prediction.digit}**{note}."
 
 
@@ -131,7 +135,7 @@ def training_status() -> str:
     head = {"training": "⏳ training", "done": "✅ done", "stopped": "⏹️ stopped", "failed": "⚠️ failed",
             "saving": "💾 saving"}.get(run.state, run.state)
     body = (f"{head} · epoch {ev.epoch:.2f}/{run.config.epochs} · iteration {ev.iteration}/{ev.total_iterations} · "
-            f"{ev.images_per_sec:,.0f} images/s · {left}{ev.elapsed:.0f} s elapsed{test} · {run.device}")
+            f"{ev.images_per_sec:,.0f} images/s · {left}{ev.elapsed:.0f} s elapsed{test} · {run.device}, {ev.precision}")
     return body + (f"\n\n{run.message}" if run.message else "")
 
 
@@ -188,8 +192,9 @@ def active_model_card() -> str:
     acc = c.metrics.get("test_acc")
     acc = f"{100 * acc:.2f}%" if isinstance(acc, (int, float)) else "unknown"
     warning = f"\n\n⚠️ {WORKSPACE.problem}" if WORKSPACE.problem else ""
+    precision = f", {c.metrics['precision']}" if "precision" in c.metrics else ""
     return (f"**Active model:** `{c.path.name}` · test accuracy **{acc}** on the 10,000 MNIST test digits · "
-            f"{count_parameters(c.model):,} parameters · trained {c.created[:16].replace('T', ' ')} UTC on {c.device} · "
+            f"{count_parameters(c.model):,} parameters · trained {c.created[:16].replace('T', ' ')} UTC on {c.device}{precision} · "
             f"{t.epochs} epoch{'s' * (t.epochs > 1)}, batch {t.batch_size}, lr {t.lr:g}, augmentation {'on' if t.augment else 'off'}, "
             f"seed {t.seed} · layers {c.model_config.channels} × {c.model_config.convs_per_stage}{warning}")
 
@@ -274,6 +279,8 @@ with gr.Blocks(title="Handwritten digit recognizer") as demo:
                         elem_id="sketch", label="Draw a digit", canvas_size=(280, 280), image_mode="L", layers=False,
                         brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"), height=420,
                     )
+                    gr.Markdown("<small>The models here learn with label smoothing (0.1): a sure answer shows "
+                                "about 91%, not 100%.</small>")
                 with gr.Column():
                     probs = gr.Label(num_top_classes=10, label="Probabilities", elem_id="probs")
                     with gr.Row():

@@ -5,6 +5,7 @@ excluded) until the test accuracy first reaches 98.9%, the tutorial's accuracy a
 Both are evaluated every 12,800 training images.
 
     python bench/train_speed.py --data-dir ../shared/data/mnist [--device cuda] [--skip-tutorial] [--seed 1]
+                                [--precision float32]
 """
 import argparse
 import gzip
@@ -19,7 +20,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mnist_core.data import FILES, find_file, load_mnist, resolve_data_dir  # noqa: E402
-from mnist_core.engine import TrainConfig, device_name, pick_device, train  # noqa: E402
+from mnist_core.engine import PRECISIONS, TrainConfig, default_precision, device_name, pick_device, train  # noqa: E402
 
 TARGET = 0.989
 
@@ -96,10 +97,10 @@ def tutorial(data_dir: Path, device: torch.device, epochs: int = 5):
     return per_epoch, seen / train_time, reached, train_time
 
 
-def core(data_dir: Path, device: torch.device, config: TrainConfig):
+def core(data_dir: Path, device: torch.device, config: TrainConfig, precision: str):
     train_set, test_set = load_mnist(data_dir, device)
     per_epoch, reached, last = [], None, None
-    for ev in train(config, train_set, test_set, device=device):
+    for ev in train(config, train_set, test_set, device=device, precision=precision):
         last = ev
         if ev.test_acc is not None:
             if reached is None and ev.test_acc >= TARGET:
@@ -118,17 +119,21 @@ def main():
     p.add_argument("--skip-tutorial", action="store_true", help="measure mnist_core only")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="mnist_core epochs")
     p.add_argument("--seed", type=int, default=TrainConfig.seed, help="mnist_core seed")
+    p.add_argument("--precision", choices=PRECISIONS, help="mnist_core's training steps (default: as the engine "
+                   "picks; the tutorial is always float32)")
     args = p.parse_args()
     device = pick_device(args.device)
     data_dir = resolve_data_dir(args.data_dir)
+    precision = args.precision or default_precision(device)
     print(f"device: {device_name(device)}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     rows = []
     if not args.skip_tutorial:
         print("tutorial pipeline:")
         rows.append(("tutorial (5 epochs)", *tutorial(data_dir, device)))
     config = TrainConfig(epochs=args.epochs, seed=args.seed, eval_every=12_800 // TrainConfig.batch_size)
-    print(f"mnist_core: {config}")
-    rows.append((f"mnist_core ({args.epochs} epoch{'s' * (args.epochs > 1)})", *core(data_dir, device, config)))
+    print(f"mnist_core in {precision}: {config}")
+    rows.append((f"mnist_core ({args.epochs} epoch{'s' * (args.epochs > 1)}, {precision})",
+                 *core(data_dir, device, config, precision)))
 
     print(f"\n| pipeline | test accuracy after each epoch | train images/s | time to {100 * TARGET:.1f}% | training time |")
     print("|---|---|---|---|---|")
@@ -137,7 +142,8 @@ def main():
         hit = f"{reached:.1f} s" if reached is not None else f"not reached in {total:.0f} s"
         print(f"| {name} | {accs} | {speed:,.0f} | {hit} | {total:.1f} s |")
     if len(rows) == 2 and rows[0][3] and rows[1][3]:
-        print(f"\nmnist_core reaches {100 * TARGET:.1f}% {rows[0][3] / rows[1][3]:.1f}x sooner ({device_name(device)})")
+        print(f"\nmnist_core reaches {100 * TARGET:.1f}% {rows[0][3] / rows[1][3]:.1f}x sooner ({device_name(device)}, "
+          f"mnist_core in {precision})")
 
 
 if __name__ == "__main__":

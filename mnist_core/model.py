@@ -14,6 +14,19 @@ class ModelConfig:
     image_size: int = 28  # pixels per side of the input
     num_classes: int = 10
 
+    def __post_init__(self):
+        """Refuse configs that would build a broken network, naming the field."""
+        if not self.channels or any(not isinstance(c, int) or c < 1 for c in self.channels):
+            raise ValueError(f"channels must be one or more positive whole numbers, got {self.channels!r}")
+        if self.image_size // 2 ** len(self.channels) < 1:
+            raise ValueError(f"{len(self.channels)} stages halve a {self.image_size}-pixel image to nothing; "
+                             f"use at most {self.image_size.bit_length() - 1}")
+        for name in ("convs_per_stage", "hidden", "num_classes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be from 0 to below 1, got {self.dropout!r}")
+
     @property
     def flat_features(self) -> int:
         """Features after the last pooling, derived so any change to the stages stays consistent."""
@@ -26,8 +39,9 @@ def conv(c_in: int, c_out: int) -> nn.Conv2d:
 
 
 def stage(c_in: int, c_out: int, convs: int) -> nn.Sequential:
-    """convs 3x3 convolutions; the last one is pooled *before* its batch norm and ReLU, which then touch a quarter
-    of the pixels (max pooling commutes with ReLU): on a CPU these memory-bound layers cost more than the convs."""
+    """convs 3x3 convolutions; the last one is pooled *before* its batch norm and ReLU, so these memory-bound
+    layers, which cost more than the convolutions on a CPU, touch a quarter of the pixels. (Not a reordering of
+    conv-BN-ReLU-pool: batch norm sees pooled maps. It is its own network, trained and measured as such.)"""
     layers = []
     for _ in range(convs - 1):
         layers += [conv(c_in, c_out), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]

@@ -90,8 +90,10 @@ def confusion_figure(confusion: np.ndarray, title: str = ""):
     shown = confusion.astype(float)
     np.fill_diagonal(shown, np.nan)  # the diagonal would drown the mistakes' colours
     im = ax.imshow(shown, cmap="Reds")
+    dark = np.nanmax(shown, initial=0) / 2  # cells above this are dark red: white text stays readable there
     for (i, j), n in np.ndenumerate(confusion):
-        ax.text(j, i, str(n), ha="center", va="center", fontsize=8, color="black" if i != j else "green")
+        color = "green" if i == j else "white" if n > dark > 0 else "black"
+        ax.text(j, i, str(n), ha="center", va="center", fontsize=8, color=color)
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true digit", title=title)
     fig.colorbar(im, ax=ax, label="mistakes")
     fig.tight_layout()

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from .checkpoint import from_dict, save_checkpoint
 from .data import MnistDataError, load_mnist
-from .engine import TrainConfig, device_name, pick_device, train
+from .engine import PRECISIONS, TrainConfig, default_precision, device_name, pick_device, train
 from .model import ModelConfig
 from .report import History, plot_curves
 
@@ -36,6 +36,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description="Train the MNIST CNN.")
     p.add_argument("--data-dir", help="folder with the four MNIST IDX files (default: $MNIST_DIR, else download)")
     p.add_argument("--device", help="cuda, cpu, ... (default: cuda when available)")
+    p.add_argument("--precision", choices=PRECISIONS, help="of the training steps (default: bf16 on CUDA and on CPUs "
+                   "with AMX, else float32)")
     p.add_argument("--out", default="runs/mnist_cnn.safetensors", help="checkpoint to write; the curves go beside it as .png")
     add_fields(p, TrainConfig, "training")
     add_fields(p, ModelConfig, "model")
@@ -47,13 +49,14 @@ def main(argv=None):
         train_set, test_set = load_mnist(args.data_dir, device)
     except (ValueError, MnistDataError, RuntimeError) as e:  # bad settings, missing data, unknown device
         p.error(str(e))
-    print(f"training on {device_name(device)}: {len(train_set):,} train / {len(test_set):,} test images")
+    precision = args.precision or default_precision(device)
+    print(f"training on {device_name(device)} in {precision}: {len(train_set):,} train / {len(test_set):,} test images")
     print(config)
     print(model_config)
 
     history = History()
     bar = None
-    for ev in train(config, train_set, test_set, model_config, device):
+    for ev in train(config, train_set, test_set, model_config, device, precision=precision):
         if bar is None:
             bar = tqdm(total=ev.total_iterations, unit="step", dynamic_ncols=True)
         bar.update(ev.iteration - bar.n)
@@ -64,7 +67,7 @@ def main(argv=None):
                       f"Accuracy: {100 * ev.test_acc:.2f}%")
     bar.close()
     out = save_checkpoint(args.out, ev.model, config, ev.metrics(), device_name(device))
-    plot_curves(history, out.with_suffix(".png"), title=f"{device_name(device)}, {config.epochs} epochs")
+    plot_curves(history, out.with_suffix(".png"), title=f"{device_name(device)}, {precision}, {config.epochs} epochs")
     print(f"test accuracy {100 * ev.test_acc:.2f}% after {ev.train_time:.1f} s of training; saved {out} and "
           f"{out.with_suffix('.png')}")
     return 0

@@ -1,6 +1,6 @@
 """The app's handlers called directly, with the shipped model."""
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from drawing import draw, sketchpad_value
 
@@ -18,7 +18,17 @@ def test_blank_canvas_shows_the_hint(app_module):
         label, seen, hint = app_module.read_sketch(value)
         assert label == {} and seen is None and hint == app_module.DRAW_HINT
     label, seen, hint = app_module.read_sketch(sketchpad_value(draw(7, box=(140, 140, 140, 140), width=20)))
-    assert label == {} and seen is None and hint == "Nothing to read: only a dot: draw the whole digit."
+    assert label == {} and seen is None and hint == "Nothing to read: only a dot. Draw the whole digit."
+
+
+def test_a_shape_that_is_no_digit_is_read_as_a_guess(app_module):
+    triangle = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(triangle).polygon([(140, 50), (230, 220), (50, 220)], outline=0, width=16)
+    label, _, hint = app_module.read_sketch(sketchpad_value(triangle))
+    top = max(label.values())
+    assert top < app_module.UNSURE and f"but only {100 * top:.0f}% sure: is it a digit?" in hint
+    _, _, hint = app_module.read_sketch(sketchpad_value(draw(7)))
+    assert "sure" not in hint  # a clear digit reads without the doubt
 
 
 def test_several_digits_side_by_side_read_the_largest(app_module):

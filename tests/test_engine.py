@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from mnist_core.data import Split
-from mnist_core.engine import TrainConfig, train
+from mnist_core.engine import PRECISIONS, TrainConfig, train
+from mnist_core.model import ModelConfig
 
 SMALL = TrainConfig(epochs=2, batch_size=64, train_subset=2048, eval_every=16, log_every=4, seed=1)
 
@@ -29,6 +30,7 @@ def test_events_arrive_and_loss_falls(mnist):
     last = events[-1]
     assert last.epoch == 2 and last.images_per_sec > 0 and 0 < last.train_time <= last.elapsed
     assert 0 < last.lr < SMALL.lr
+    assert last.metrics()["precision"] == last.precision in PRECISIONS
 
 
 def test_stop_request_ends_the_run_between_steps(mnist):
@@ -42,13 +44,16 @@ def test_stop_request_ends_the_run_between_steps(mnist):
     assert isinstance(events[-1].model, torch.nn.Module)
 
 
-def test_same_seed_same_result_on_cpu(mnist):
+@pytest.mark.parametrize("precision", PRECISIONS)  # both, whichever one this CPU would pick by itself
+def test_same_seed_same_result_on_cpu(mnist, precision):
     config = TrainConfig(epochs=1, batch_size=64, train_subset=512, eval_every=100, log_every=4, seed=3)
-    runs = [list(train(config, mnist[0], small_test(mnist), device="cpu")) for _ in range(2)]
+    runs = [list(train(config, mnist[0], small_test(mnist), device="cpu", precision=precision)) for _ in range(2)]
+    assert runs[0][-1].precision == precision
     assert [e.train_loss for e in runs[0]] == [e.train_loss for e in runs[1]]
     for a, b in zip(runs[0][-1].model.state_dict().values(), runs[1][-1].model.state_dict().values()):
         assert torch.equal(a, b)
-    other = list(train(TrainConfig(**{**config.__dict__, "seed": 4}), mnist[0], small_test(mnist), device="cpu"))
+    other = list(train(TrainConfig(**{**config.__dict__, "seed": 4}), mnist[0], small_test(mnist), device="cpu",
+                       precision=precision))
     assert [e.train_loss for e in other] != [e.train_loss for e in runs[0]]
 
 
@@ -57,3 +62,17 @@ def test_same_seed_same_result_on_cpu(mnist):
 def test_settings_out_of_bounds_are_refused(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         TrainConfig(**bad)
+
+
+def test_unknown_precision_is_refused(mnist):
+    with pytest.raises(ValueError, match="precision must be one of bf16, float32, got 'fp8'"):
+        next(train(SMALL, mnist[0], small_test(mnist), precision="fp8"))
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(channels=()), "channels must be one or more"), (dict(channels=(8, 0)), "channels must be one or more"),
+    (dict(channels=(8,) * 5), "5 stages halve a 28-pixel image to nothing"), (dict(convs_per_stage=0), "convs_per_stage"),
+    (dict(hidden=0), "hidden"), (dict(dropout=1.0), "dropout")])
+def test_model_settings_that_would_build_a_broken_network_are_refused(bad, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**bad)
