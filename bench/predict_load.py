@@ -72,7 +72,10 @@ def main():
 
         calls(0)  # warm-up
         rows = [("idle server", measure())]
-        print(probe.predict(20, 128, 0.003, True, 0, api_name="/train"))  # 20 epochs: far longer than the calls
+        started = probe.predict(20, 128, 0.003, True, 0, api_name="/train")  # 20 epochs: far longer than the calls
+        print(started)
+        if not started.startswith("▶️"):
+            sys.exit(f"no training run: {started}")
         time.sleep(5)  # past loading the data: the run is training
         rows.append(("training run in progress", measure()))
         stopped = probe.predict(api_name="/stop")

@@ -14,7 +14,8 @@ from safetensors.torch import load_file, save_file
 from .engine import TrainConfig
 from .model import DigitCNN, ModelConfig
 
-FORMAT_VERSION = 2  # 2: batch norm after pooling in the last conv of each stage
+FORMAT_VERSION = 2
+OLD_FORMATS = {1: "format 1 held the older network with batch norm before pooling: retrain it"}
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist_cnn.safetensors"
 
 
@@ -88,7 +89,9 @@ def load_checkpoint(path=None, device=None) -> Checkpoint:
     try:
         meta = json.loads(raw)
         if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"format version {meta.get('format_version')}, this code reads {FORMAT_VERSION}")
+            version = meta.get("format_version")
+            why = f"; {OLD_FORMATS[version]}" if version in OLD_FORMATS else ""
+            raise ValueError(f"format version {version}, this code reads {FORMAT_VERSION}{why}")
         model_config = from_dict(ModelConfig, meta["model_config"])
         train_config = from_dict(TrainConfig, meta["train_config"])
         model = DigitCNN(model_config)

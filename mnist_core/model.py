@@ -16,6 +16,8 @@ class ModelConfig:
 
     def __post_init__(self):
         """Refuse configs that would build a broken network, naming the field."""
+        if not isinstance(self.image_size, int) or self.image_size < 2:
+            raise ValueError(f"image_size must be a whole number of pixels, at least 2, got {self.image_size!r}")
         if not self.channels or any(not isinstance(c, int) or c < 1 for c in self.channels):
             raise ValueError(f"channels must be one or more positive whole numbers, got {self.channels!r}")
         if self.image_size // 2 ** len(self.channels) < 1:

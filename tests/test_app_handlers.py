@@ -77,3 +77,22 @@ def test_every_open_page_gets_changes_and_only_changes(app_module):
     app_module.WORKSPACE.select(app_module.WORKSPACE.active.path)  # another page (re)selects the model
     changed = app_module.poll(key)
     assert changed[-1] != key and changed[4].startswith("**Active model:**")
+
+
+def test_the_model_card_names_the_training_precision_when_the_checkpoint_records_it(app_module):
+    from mnist_core.checkpoint import save_checkpoint
+    from mnist_core.engine import TrainConfig
+    from mnist_core.model import DigitCNN, ModelConfig
+
+    ws = app_module.WORKSPACE
+    shipped = ws.active.path
+    assert "on CPU, bf16 ·" in app_module.active_model_card()  # as the shipped metrics say
+    older = save_checkpoint(ws.checkpoint_dir / "no-precision.safetensors", DigitCNN(ModelConfig()), TrainConfig(),
+                            {"test_acc": 0.5}, "CPU")
+    try:
+        ws.select(older)
+        card = app_module.active_model_card()
+        assert "no-precision.safetensors" in card and "on CPU ·" in card and "bf16" not in card
+    finally:
+        ws.select(shipped)
+        older.unlink()

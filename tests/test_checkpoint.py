@@ -56,6 +56,10 @@ def test_missing_and_incompatible_checkpoints(tmp_path):
     save_file(weights, tmp_path / "future.safetensors", metadata={"mnist_core": json.dumps(meta)})
     with pytest.raises(CheckpointError, match="future.safetensors: incompatible checkpoint \\(ValueError: format version 99"):
         load_checkpoint(tmp_path / "future.safetensors")
+    meta["format_version"] = 1
+    save_file(weights, tmp_path / "v1.safetensors", metadata={"mnist_core": json.dumps(meta)})
+    with pytest.raises(CheckpointError, match="format version 1, this code reads 2; format 1 held the older network"):
+        load_checkpoint(tmp_path / "v1.safetensors")
     good = json.loads(json.dumps({"format_version": FORMAT_VERSION, "model_config": CONFIG.__dict__, "train_config": TrainConfig().__dict__,
                                   "metrics": {}, "device": "CPU", "created": ""}))
     del good["model_config"]["dropout"]  # an older file: filling in today's default could build another model

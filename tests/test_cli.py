@@ -1,0 +1,27 @@
+"""The command lines as a user runs them: flags in, a checkpoint and curves out, or a one-line error."""
+import pytest
+
+from conftest import MNIST_DIR
+from mnist_core import train as train_cli
+from mnist_core.checkpoint import load_checkpoint
+
+
+def test_train_writes_a_checkpoint_that_records_its_settings_and_precision(mnist, tmp_path, capsys):
+    out = tmp_path / "tiny.safetensors"
+    assert train_cli.main(["--data-dir", str(MNIST_DIR), "--train-subset", "512", "--batch-size", "64", "--eval-every", "4", "--channels", "8", "16",
+                           "--precision", "float32", "--out", str(out)]) == 0
+    c = load_checkpoint(out)
+    assert c.metrics["precision"] == "float32" and c.train_config.train_subset == 512
+    assert c.model_config.channels == (8, 16) and out.with_suffix(".png").stat().st_size > 0
+    assert "Iteration: 8, Epoch: 1.00" in capsys.readouterr().out  # the tutorial-style log line
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--image-size", "20"], "MNIST needs --image-size 28 and --num-classes 10 or more"),
+    (["--num-classes", "5"], "MNIST needs --image-size 28 and --num-classes 10 or more"),
+    (["--channels", "8", "8", "8", "8", "8"], "5 stages halve a 28-pixel image to nothing"),
+    (["--lr", "0"], "lr must be a number from"), (["--precision", "fp8"], "invalid choice: 'fp8'")])
+def test_train_refuses_bad_flags_with_a_message_not_a_traceback(mnist, flags, message, capsys):
+    with pytest.raises(SystemExit) as exit:
+        train_cli.main(["--data-dir", str(MNIST_DIR), *flags])
+    assert exit.value.code == 2 and message in capsys.readouterr().err
