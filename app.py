@@ -279,8 +279,9 @@ with gr.Blocks(title="Handwritten digit recognizer") as demo:
                         elem_id="sketch", label="Draw a digit", canvas_size=(280, 280), image_mode="L", layers=False,
                         brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"), height=420,
                     )
-                    gr.Markdown("<small>The models here learn with label smoothing (0.1): a sure answer shows "
-                                "about 91%, not 100%.</small>")
+                    smooth = TrainConfig.label_smoothing  # a sure answer's target: 1 - smooth + smooth / 10
+                    gr.Markdown(f"<small>The models here learn with label smoothing ({smooth:g}): a sure answer "
+                                f"shows about {100 * (1 - 0.9 * smooth):.0f}%, not 100%.</small>")
                 with gr.Column():
                     probs = gr.Label(num_top_classes=10, label="Probabilities", elem_id="probs")
                     with gr.Row():

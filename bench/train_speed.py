@@ -20,7 +20,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mnist_core.data import FILES, find_file, load_mnist, resolve_data_dir  # noqa: E402
-from mnist_core.engine import PRECISIONS, TrainConfig, default_precision, device_name, pick_device, train  # noqa: E402
+from mnist_core.engine import PRECISIONS, TrainConfig, device_name, pick_device, pick_precision, train  # noqa: E402
 
 TARGET = 0.989
 
@@ -124,7 +124,7 @@ def main():
     args = p.parse_args()
     device = pick_device(args.device)
     data_dir = resolve_data_dir(args.data_dir)
-    precision = args.precision or default_precision(device)
+    precision = pick_precision(device, args.precision)
     print(f"device: {device_name(device)}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     rows = []
     if not args.skip_tutorial:

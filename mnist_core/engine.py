@@ -54,9 +54,13 @@ def pick_device(device: str | None = None) -> torch.device:
 PRECISIONS = ("bf16", "float32")  # of the training steps; evaluation and prediction on the CPU are float32
 
 
-def default_precision(device: torch.device) -> str:
-    """bf16 autocast where it is fast: CUDA, and CPUs with AMX matrix tiles (like this project's Xeons; see
-    `bench/train_speed.py --precision`); float32 elsewhere."""
+def pick_precision(device: torch.device, precision: str | None = None) -> str:
+    """The precision asked for (checked), else bf16 autocast where it is fast: CUDA, and CPUs with AMX matrix
+    tiles (like this project's Xeons; see `bench/train_speed.py --precision`); float32 elsewhere."""
+    if precision is not None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        return precision
     amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)  # private: absent means "no"
     return "bf16" if device.type == "cuda" or (device.type == "cpu" and amx()) else "float32"
 
@@ -134,11 +138,9 @@ def train(
     precision: str | None = None,
 ):
     """Train a fresh model, yielding Events; the last one ("done" or "stopped") carries the model.
-    precision: "bf16" or "float32" (default: the faster one for the device, see default_precision)."""
+    precision: "bf16" or "float32" (default: the faster one for the device, see pick_precision)."""
     device = pick_device(device) if not isinstance(device, torch.device) else device
-    precision = precision or default_precision(device)
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    precision = pick_precision(device, precision)
     torch.manual_seed(config.seed)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     images, labels = train_set.images.to(device), train_set.labels.to(device)

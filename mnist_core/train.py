@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from .checkpoint import from_dict, save_checkpoint
 from .data import MnistDataError, load_mnist
-from .engine import PRECISIONS, TrainConfig, default_precision, device_name, pick_device, train
+from .engine import PRECISIONS, TrainConfig, device_name, pick_device, pick_precision, train
 from .model import ModelConfig
 from .report import History, plot_curves
 
@@ -51,7 +51,7 @@ def main(argv=None):
             raise ValueError(f"MNIST needs --image-size {train_set.images.shape[-1]} and --num-classes 10 or more")
     except (ValueError, MnistDataError, RuntimeError) as e:  # bad settings, missing data, unknown device
         p.error(str(e))
-    precision = args.precision or default_precision(device)
+    precision = pick_precision(device, args.precision)
     print(f"training on {device_name(device)} in {precision}: {len(train_set):,} train / {len(test_set):,} test images")
     print(config)
     print(model_config)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mnist_core.data import Split
-from mnist_core.engine import PRECISIONS, TrainConfig, default_precision, train
+from mnist_core.engine import PRECISIONS, TrainConfig, pick_precision, train
 from mnist_core.model import ModelConfig
 
 SMALL = TrainConfig(epochs=2, batch_size=64, train_subset=2048, eval_every=16, log_every=4, seed=1)
@@ -30,7 +30,7 @@ def test_events_arrive_and_loss_falls(mnist):
     last = events[-1]
     assert last.epoch == 2 and last.images_per_sec > 0 and 0 < last.train_time <= last.elapsed
     assert 0 < last.lr < SMALL.lr
-    assert last.precision == default_precision(torch.device("cpu")) and last.metrics()["precision"] == last.precision
+    assert last.precision == pick_precision(torch.device("cpu")) and last.metrics()["precision"] == last.precision
 
 
 def test_stop_request_ends_the_run_between_steps(mnist):
