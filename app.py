@@ -1,6 +1,6 @@
 """The web app: draw a digit, upload images, train with live plots, and look at the data and the model's mistakes.
 
-A thin shell over mnist_core. Shared state (active model, the one training run) lives in WORKSPACE.
+A thin shell over mnist_core. Shared state lives in MODELS (the active model) and JOB (the one training run).
     python app.py          # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT honoured)
 """
 import os
@@ -9,19 +9,42 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pandas as pd
+import torch
 
 from mnist_core.checkpoint import CheckpointError
-from mnist_core.data import MEAN, STD, MnistDataError
-from mnist_core.engine import TrainConfig, examine
+from mnist_core.config import TrainConfig
+from mnist_core.job import FINISHED, Start, State, TrainingJob
+from mnist_core.data import MnistDataError, to_uint8
+from mnist_core.evaluation import examine
 from mnist_core.model import count_parameters
 from mnist_core.pictures import RIGHT, WRONG, confusion_figure, enlarge, framed, message_card, probability_card, sheet
 from mnist_core.predict import open_image
 from mnist_core.preprocess import ImageError
-from mnist_core.workspace import Workspace
+from mnist_core.registry import ModelRegistry
+from mnist_core.remote import gpu_seconds, train_plain
 
-WORKSPACE = Workspace(  # the MNIST folder comes from $MNIST_DIR, read by mnist_core.data
-    checkpoint_dir=os.getenv("CHECKPOINT_DIR"),
+try:  # Hugging Face's ZeroGPU: a GPU exists only inside @spaces.GPU calls. Elsewhere the decorator does nothing.
+    import spaces
+except ImportError:
+    spaces = None
+ZERO_GPU = spaces is not None and os.getenv("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
+
+
+def train_on_zero_gpu(config: dict):
+    """The run inside one @spaces.GPU call, charged to the visitor who pressed Start; refusals in plain words."""
+    try:
+        yield from spaces.GPU(duration=gpu_seconds)(train_plain)(config, os.getenv("MNIST_DIR"))
+    except gr.Error as e:  # no quota left, a duration over the visitor's cap, a queue timeout
+        raise RuntimeError(f"ZeroGPU did not run it: {e.message}") from None
+
+
+if os.getenv("CPU_CORES"):  # a Space's share of the host's cores, not the host's count
+    torch.set_num_threads(max(1, int(float(os.environ["CPU_CORES"]))))
+MODELS = ModelRegistry(os.getenv("CHECKPOINT_DIR"))
+JOB = TrainingJob(  # the MNIST folder comes from $MNIST_DIR, read by mnist_core.data
+    MODELS,
     allow_training=os.getenv("MNIST_ALLOW_TRAINING", "1").lower() not in ("0", "false", "no", "off"),
+    remote=train_on_zero_gpu if ZERO_GPU else None,
 )
 EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").glob("*.png"))
 DRAW_HINT = "Draw a digit (0-9) in the box, large and centred. The bars update after every stroke."
@@ -34,7 +57,7 @@ CURVE_TYPES = {"iteration": "int64", "metric": "str", "value": "float64"}  # His
 def read_sketch(sketch):
     """Sketchpad value -> (probabilities for gr.Label, what the network saw, a hint)."""
     try:
-        prediction = WORKSPACE.predict(sketch)
+        prediction = MODELS.predict(sketch)
     except (ImageError, CheckpointError) as e:
         return {}, None, f"⚠️ {e}"
     if prediction.probs is None:
@@ -59,7 +82,7 @@ def read_uploads(files):
         except ImageError as e:
             opened.append(e)
     try:
-        predictions = iter(WORKSPACE.predict([o for o in opened if not isinstance(o, ImageError)]))
+        predictions = iter(MODELS.predict([o for o in opened if not isinstance(o, ImageError)]))
     except CheckpointError as e:
         return None, {}, f"⚠️ {e}"
     cards, captions, first = [], [], {}
@@ -82,14 +105,25 @@ def read_uploads(files):
     return picture, first, "\n".join(f"- {c}" for c in captions)
 
 
-def predict_image(path):
-    """The public /predict endpoint: one image file in, the digit with its ten confidences out ({} if blank)."""
+def predict_image(path: str) -> dict:
+    """Read the handwritten digit (0-9) in an image: a drawing, a photo or a scan of one digit.
+
+    Runs a small CNN trained on MNIST, on the CPU. Any size, colours and polarity; the digit is found,
+    cropped and centred first.
+
+    Args:
+        path: the image file (PNG, JPEG, BMP, GIF or WebP) holding one handwritten digit.
+
+    Returns:
+        {"label": the digit read, "confidences": [{"label": digit, "confidence": probability}, ...] for all
+        ten digits, most likely first}; an empty label when the image holds nothing to read (blank, a speck).
+    """
     if path is None:
-        raise gr.Error("no image given")
+        raise gr.Error("no image given", print_exception=False)
     try:
-        return WORKSPACE.predict(open_image(path)).as_label()
+        return MODELS.predict(open_image(path)).as_label()
     except (ImageError, CheckpointError) as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e), print_exception=False) from None  # a refusal, not a bug: no traceback
 
 
 # Train -------------------------------------------------------------------------------------------
@@ -101,10 +135,11 @@ def start_training(epochs, batch_size, lr, augment, seed):
     except (TypeError, ValueError) as e:
         gr.Warning(f"Not started: {e}")
         return f"⚠️ Not started: {e}"
-    started, message = WORKSPACE.start(config)
-    if not started:
+    started, message = JOB.start(config)  # on ZeroGPU this returns when the run has ended
+    if started is not Start.STARTED:
         gr.Warning(message)  # a toast: the status line is about to show the run in progress
-    return ("▶️ " if started else "⚠️ ") + message
+        return f"⚠️ {message}"
+    return ("▶️ " + message) if JOB.running() else training_status()
 
 
 def as_int(value):
@@ -116,24 +151,25 @@ def as_int(value):
 
 
 def stop_training():
-    return WORKSPACE.stop()
+    return JOB.stop()
 
 
 def training_status() -> str:
-    run = WORKSPACE.run
-    if not WORKSPACE.allow_training:
+    run = JOB.run
+    if not JOB.allow_training:
         return "Training is switched off on this server (MNIST_ALLOW_TRAINING=0). Draw and Upload still work."
     if run is None:
         return "No training run yet. Pick settings and press Start."
     ev = run.last
     if ev is None:
-        return f"{run.state} on {run.device}…" if run.state not in ("failed",) else f"⚠️ {run.message}"
+        return f"⚠️ {run.message}" if run.state in FINISHED else f"{run.state.value} on {run.device}…"
     per_step = ev.elapsed / max(ev.iteration, 1)
-    left = f"about {per_step * (ev.total_iterations - ev.iteration):.0f} s left · " if run.state == "training" else ""
+    left = (f"about {per_step * (ev.total_iterations - ev.iteration):.0f} s left · "
+            if run.state is State.TRAINING else "")
     last_test = next((v for _, m, v in reversed(run.history.rows) if m == "test accuracy"), None)
     test = f" · test accuracy {100 * last_test:.2f}%" if last_test is not None else ""
-    head = {"training": "⏳ training", "done": "✅ done", "stopped": "⏹️ stopped", "failed": "⚠️ failed",
-            "saving": "💾 saving"}.get(run.state, run.state)
+    head = {State.TRAINING: "⏳ training", State.DONE: "✅ done", State.STOPPED: "⏹️ stopped",
+            State.FAILED: "⚠️ failed", State.SAVING: "💾 saving", State.LOADING: "loading data"}[run.state]
     body = (f"{head} · epoch {ev.epoch:.2f}/{run.config.epochs} · iteration {ev.iteration}/{ev.total_iterations} · "
             f"{ev.images_per_sec:,.0f} images/s · {left}{ev.elapsed:.0f} s elapsed{test} · {run.device}, {ev.precision}")
     return body + (f"\n\n{run.message}" if run.message else "")
@@ -144,7 +180,7 @@ def curves():
 
     None while there are no rows: a LinePlot first given an empty frame never draws its lines.
     """
-    run = WORKSPACE.run
+    run = JOB.run
     rows = list(run.history.rows) if run else []
     if not rows:
         return None, None
@@ -155,43 +191,48 @@ def curves():
     return frame[frame.metric == "train loss"], frame[frame.metric != "train loss"]
 
 
+BUSY_POLL, IDLE_POLL = 1.0, 5.0  # seconds between a page's polls while a run is going, and while none is
+
+
 def poll(seen):
-    """Every page polls each second. It always gets the status line; the plots only when the run
-    changed, and the model list and card only when the model did (so an open dropdown stays put)."""
-    run = WORKSPACE.run
-    run_key = (WORKSPACE.runs_started, len(run.history.rows) if run else 0, run.state if run else None)
+    """Every page polls: each second during a run, every 5 s otherwise (to notice a run another visitor
+    started, or a new model). It always gets the status line; the plots only when the run changed, and
+    the model list and card only when the model did (so an open dropdown stays put)."""
+    run = JOB.run
+    run_key = (JOB.runs_started, len(run.history.rows) if run else 0, run.state if run else None)
     seen_run, seen_model = seen or (None, None)
     loss, accuracy = curves() if run_key != seen_run else (gr.skip(), gr.skip())
-    changed = WORKSPACE.model_version != seen_model
+    changed = MODELS.version != seen_model
     models, card = (model_choices(), active_model_card()) if changed else (gr.skip(), gr.skip())
-    return loss, accuracy, training_status(), models, card, (run_key, WORKSPACE.model_version)
+    timer = gr.Timer(BUSY_POLL if JOB.running() else IDLE_POLL)
+    return loss, accuracy, training_status(), models, card, timer, (run_key, MODELS.version)
 
 
 # Models and Explore ------------------------------------------------------------------------------
 
 def model_choices():
-    paths = WORKSPACE.checkpoints()
-    active = WORKSPACE.active.path.name if WORKSPACE.active else None
+    paths = MODELS.checkpoints()
+    active = MODELS.active.path.name if MODELS.active else None
     return gr.Dropdown(choices=[p.name for p in paths], value=active)
 
 
 def choose_model(name):
-    by_name = {p.name: p for p in WORKSPACE.checkpoints()}
+    by_name = {p.name: p for p in MODELS.checkpoints()}
     try:
-        WORKSPACE.select(by_name.get(name, name or ""))
+        MODELS.select(by_name.get(name, name or ""))
     except CheckpointError as e:
         gr.Warning(str(e))
     return active_model_card()
 
 
 def active_model_card() -> str:
-    c = WORKSPACE.active
+    c = MODELS.active
     if c is None:
-        return f"⚠️ **No model loaded.** {WORKSPACE.problem}. Train one in the Train tab."
+        return f"⚠️ **No model loaded.** {MODELS.problem}. Train one in the Train tab."
     t = c.train_config
     acc = c.metrics.get("test_acc")
     acc = f"{100 * acc:.2f}%" if isinstance(acc, (int, float)) else "unknown"
-    warning = f"\n\n⚠️ {WORKSPACE.problem}" if WORKSPACE.problem else ""
+    warning = f"\n\n⚠️ {MODELS.problem}" if MODELS.problem else ""
     precision = f", {c.metrics['precision']}" if "precision" in c.metrics else ""
     return (f"**Active model:** `{c.path.name}` · test accuracy **{acc}** on the 10,000 MNIST test digits · "
             f"{count_parameters(c.model):,} parameters · trained {c.created[:16].replace('T', ' ')} UTC on {c.device}{precision} · "
@@ -199,14 +240,10 @@ def active_model_card() -> str:
             f"seed {t.seed} · layers {c.model_config.channels} × {c.model_config.convs_per_stage}{warning}")
 
 
-def to_uint8(normalized) -> np.ndarray:
-    return ((normalized.squeeze(1).numpy() * STD + MEAN).clip(0, 1) * 255).astype(np.uint8)
-
-
 def mnist():
     """(train, test) splits, or a message on the page when the MNIST files cannot be had."""
     try:
-        return WORKSPACE.data()
+        return JOB.data()
     except MnistDataError as e:
         raise gr.Error(f"MNIST is not available: {e}") from None
 
@@ -230,11 +267,12 @@ def examined(checkpoint, test_set):
 
 def check_model():
     """Test digits with the active model's predictions (mistakes marked), its mistakes, and the confusion matrix."""
-    c = WORKSPACE.active
+    c = MODELS.active
     if c is None:
-        raise gr.Error("No model is loaded: train one first.")
+        raise gr.Error("No model is loaded: train one first.", print_exception=False)
     _, test_set = mnist()
-    predicted, confidence, confusion = examined(c, test_set)
+    result = examined(c, test_set)
+    predicted, confidence, confusion = result.predicted, result.confidence, result.confusion
     labels = test_set.labels.numpy()
     rng = np.random.default_rng()
     sample = rng.choice(len(labels), 36, replace=False)
@@ -249,10 +287,8 @@ def check_model():
         return sheet([framed(img, ok, 3) for img, ok in zip(images, right)], captions, columns,
                      caption_size=12, colours=[RIGHT if ok else WRONG for ok in right])
 
-    per_class = pd.DataFrame({"digit": [str(d) for d in range(10)],
-                              "accuracy": confusion.diagonal() / confusion.sum(1).clip(min=1)})
-    accuracy = confusion.trace() / confusion.sum()
-    summary = (f"**{accuracy:.2%}** of the 10,000 test digits read right; **{len(wrong)} mistakes**, "
+    per_class = pd.DataFrame({"digit": [str(d) for d in range(10)], "accuracy": result.per_class})
+    summary = (f"**{result.accuracy:.2%}** of the 10,000 test digits read right; **{len(wrong)} mistakes**, "
                f"shown below from the most confident.")
     return (shown(sample, 12), shown(shown_wrong, 12),
             confusion_figure(confusion, f"Confusion matrix: {len(wrong)} mistakes in 10,000"), per_class, summary)
@@ -267,7 +303,8 @@ SELECT_BRUSH_JS = """() => { setInterval(() => {
   if (brush && pad.innerText.toLowerCase().includes('select the draw tool')) brush.click();
 }, 300); }"""
 
-with gr.Blocks(title="Handwritten digit recognizer") as demo:
+# Uploads and pictures Gradio keeps on disk: every 30 minutes, those older than an hour are deleted.
+with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) as demo:
     gr.Markdown("# ✍️ Handwritten digit recognizer\nA small convolutional network trained on MNIST reads the digit "
                 "you draw or upload, and shows how sure it is of each of the ten digits.")
     model_card = gr.Markdown(active_model_card())
@@ -311,7 +348,7 @@ with gr.Blocks(title="Handwritten digit recognizer") as demo:
                 seed = gr.Number(TrainConfig.seed, label="Seed", precision=0)
             with gr.Row():
                 start_btn = gr.Button("Start training", variant="primary", elem_id="start",
-                                      interactive=WORKSPACE.allow_training)
+                                      interactive=JOB.allow_training)
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
             status = gr.Markdown(training_status(), elem_id="train-status")
             with gr.Row():
@@ -321,7 +358,7 @@ with gr.Blocks(title="Handwritten digit recognizer") as demo:
                                        y_title="accuracy", elem_id="acc-plot", height=300)
             models = gr.Dropdown(label="Active model (the shipped one, or one trained here)", elem_id="models",
                                  interactive=True)
-            timer = gr.Timer(1.0)  # always on, so every open page follows the run and the active model
+            timer = gr.Timer(IDLE_POLL)  # always on, so every open page follows the run and the active model
             seen = gr.State()
         with gr.Tab("Explore"):
             gr.Markdown("### The data\nRandom digits from the 60,000 training images, with their labels.")
@@ -352,10 +389,13 @@ with gr.Blocks(title="Handwritten digit recognizer") as demo:
                  api_visibility="private")
     api_button.click(predict_image, api_image, api_label, api_name="predict", concurrency_limit=8)
 
-    poll_outputs = [loss_plot, acc_plot, status, models, model_card, seen]
+    poll_outputs = [loss_plot, acc_plot, status, models, model_card, timer, seen]
+    # /train and /stop stay callable by API clients but are left out of the API page and of the MCP tools
     start_btn.click(start_training, [epochs, batch_size, lr, augment, seed], status, api_name="train",
-                    concurrency_limit=None, show_progress="hidden")
-    stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None, show_progress="hidden")
+                    concurrency_limit=None, show_progress="hidden", api_visibility="undocumented")
+    start_btn.click(lambda: gr.Timer(BUSY_POLL), None, timer, queue=False, api_visibility="private")  # poll fast now
+    stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None, show_progress="hidden",
+                   api_visibility="undocumented")
     timer.tick(poll, seen, poll_outputs, concurrency_limit=None, show_progress="hidden", api_visibility="private")
     demo.load(poll, seen, poll_outputs, api_visibility="private")
     models.input(choose_model, models, model_card, api_visibility="private")
@@ -364,8 +404,9 @@ with gr.Blocks(title="Handwritten digit recognizer") as demo:
                     api_visibility="private")
 
 # show_error: a client sent text where a number goes, say, is told so instead of a generic failure.
+# mcp_server: /predict is also a tool for AI assistants, at /gradio_api/mcp (training is not a tool).
 LAUNCH = dict(js=SELECT_BRUSH_JS, max_file_size="10mb", show_error=True, footer_links=["api", "gradio"],
-              theme=gr.themes.Soft())
+              theme=gr.themes.Soft(), mcp_server=True)
 
 if __name__ == "__main__":
     demo.queue(default_concurrency_limit=4).launch(**LAUNCH)

@@ -20,7 +20,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mnist_core.data import FILES, find_file, load_mnist, resolve_data_dir  # noqa: E402
-from mnist_core.engine import PRECISIONS, TrainConfig, device_name, pick_device, pick_precision, train  # noqa: E402
+from mnist_core.config import PRECISIONS, TrainConfig, device_name, pick_device, pick_precision  # noqa: E402
+from mnist_core.engine import train  # noqa: E402
 
 TARGET = 0.989
 

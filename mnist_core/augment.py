@@ -4,9 +4,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .data import MEAN, STD
+from .data import normalize
 
-BACKGROUND = -MEAN / STD  # value of a black pixel after normalization
+BACKGROUND = normalize(0.0)  # value of a black pixel after normalization
 
 
 def random_affine(

@@ -11,7 +11,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .engine import TrainConfig
+from .config import TrainConfig
 from .model import DigitCNN, ModelConfig
 
 FORMAT_VERSION = 2

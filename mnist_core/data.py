@@ -94,10 +94,19 @@ class Split:
         return len(self.labels)
 
 
+def normalize(pixels: torch.Tensor) -> torch.Tensor:
+    """Pixel values 0..1 (ink 1) -> the network's input scale: zero mean, unit variance over MNIST's training set."""
+    return (pixels - MEAN) / STD
+
+
+def to_uint8(normalized: torch.Tensor) -> np.ndarray:
+    """The network's (N, 1, H, W) inputs back to (N, H, W) uint8 pictures."""
+    return ((normalized.squeeze(1).cpu().numpy() * STD + MEAN).clip(0, 1) * 255).round().astype(np.uint8)
+
+
 def to_tensors(images: np.ndarray, labels: np.ndarray, device="cpu") -> Split:
-    """Normalize once with the MNIST mean and std and move to the device."""
-    x = torch.from_numpy(np.array(images)).to(device).float().div_(255)
-    x = x.sub_(MEAN).div_(STD).unsqueeze(1)
+    """Normalize once and move to the device."""
+    x = normalize(torch.from_numpy(np.array(images)).to(device).float().div_(255)).unsqueeze(1)
     return Split(x, torch.from_numpy(labels).to(device))
 
 

@@ -12,7 +12,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from .checkpoint import CheckpointError, load_checkpoint
-from .data import MEAN, STD
+from .data import normalize
 from .preprocess import Digit, ImageError, preprocess
 
 MAX_PIXELS = 40_000_000  # larger images are refused: a decompression bomb guard
@@ -81,7 +81,7 @@ def predict(model: torch.nn.Module, images):
     if readable:
         device = next(model.parameters()).device
         x = torch.from_numpy(np.stack([digits[i].pixels for i in readable])).unsqueeze(1)
-        x = ((x - MEAN) / STD).to(device, memory_format=torch.channels_last)
+        x = normalize(x).to(device, memory_format=torch.channels_last)
         p = torch.softmax(model(x).float(), dim=1).cpu().numpy()
         probs = dict(zip(readable, p))
     out = [Prediction(probs.get(i), d.pixels, d.message) for i, d in enumerate(digits)]

@@ -11,7 +11,8 @@ from tqdm import tqdm
 
 from .checkpoint import from_dict, save_checkpoint
 from .data import MnistDataError, load_mnist
-from .engine import PRECISIONS, TrainConfig, device_name, pick_device, pick_precision, train
+from .config import PRECISIONS, TrainConfig, device_name, pick_device, pick_precision
+from .engine import train
 from .model import ModelConfig
 from .report import History, plot_curves
 

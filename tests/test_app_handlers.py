@@ -58,13 +58,13 @@ def test_a_list_of_uploads(app_module, tmp_path):
 
 
 def test_models_are_chosen_by_name_from_the_servers_list_only(app_module):
-    ws = app_module.WORKSPACE
-    assert ws.checkpoint_dir != ws.checkpoints()[0].parent  # trained models go elsewhere than the shipped one
+    models = app_module.MODELS
+    assert models.checkpoint_dir != models.checkpoints()[0].parent  # trained models go elsewhere than the shipped one
     assert "mnist_cnn.safetensors" in app_module.choose_model("mnist_cnn.safetensors")
-    assert ws.active.path.name == "mnist_cnn.safetensors"
+    assert models.active.path.name == "mnist_cnn.safetensors"
     for name in ("../../etc/passwd", "/etc/hostname", ""):
         app_module.choose_model(name)
-        assert ws.active.path.name == "mnist_cnn.safetensors"
+        assert models.active.path.name == "mnist_cnn.safetensors"
 
 
 def test_every_open_page_gets_changes_and_only_changes(app_module):
@@ -74,25 +74,26 @@ def test_every_open_page_gets_changes_and_only_changes(app_module):
     again = app_module.poll(key)  # nothing changed: plots, model list and card are skipped
     skip = type(app_module.gr.skip())
     assert again[-1] == key and all(isinstance(x, skip) for x in (again[0], again[3], again[4]))
-    app_module.WORKSPACE.select(app_module.WORKSPACE.active.path)  # another page (re)selects the model
+    app_module.MODELS.select(app_module.MODELS.active.path)  # another page (re)selects the model
     changed = app_module.poll(key)
     assert changed[-1] != key and changed[4].startswith("**Active model:**")
+    assert again[5].value == app_module.IDLE_POLL  # no run going: the page polls slowly
 
 
 def test_the_model_card_names_the_training_precision_when_the_checkpoint_records_it(app_module):
     from mnist_core.checkpoint import save_checkpoint
-    from mnist_core.engine import TrainConfig
+    from mnist_core.config import TrainConfig
     from mnist_core.model import DigitCNN, ModelConfig
 
-    ws = app_module.WORKSPACE
-    shipped = ws.active.path
+    models = app_module.MODELS
+    shipped = models.active.path
     assert "on CPU, bf16 ·" in app_module.active_model_card()  # as the shipped metrics say
-    older = save_checkpoint(ws.checkpoint_dir / "no-precision.safetensors", DigitCNN(ModelConfig()), TrainConfig(),
+    older = save_checkpoint(models.checkpoint_dir / "no-precision.safetensors", DigitCNN(ModelConfig()), TrainConfig(),
                             {"test_acc": 0.5}, "CPU")
     try:
-        ws.select(older)
+        models.select(older)
         card = app_module.active_model_card()
         assert "no-precision.safetensors" in card and "on CPU ·" in card and "bf16" not in card
     finally:
-        ws.select(shipped)
+        models.select(shipped)
         older.unlink()

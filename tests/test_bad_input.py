@@ -147,11 +147,11 @@ def test_training_settings_out_of_bounds_are_refused_by_the_api(client, app_modu
     except AppError as e:
         message = str(e)
     assert refusal in message
-    assert not app_module.WORKSPACE.running()
+    assert not app_module.JOB.running()
 
 
 def test_text_where_a_number_goes_is_refused(server, client, app_module):
     reply = call(server, "train", ["two", "many", "fast", True, "x"])
     assert "event: error" in reply and "Expected a `float`" in reply and "Traceback" not in reply
-    assert not app_module.WORKSPACE.running()
+    assert not app_module.JOB.running()
     assert client.predict(api_name="/stop") == "no training run in progress"  # and the server still answers

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import ARTIFACTS, needs_mnist, wait_for
+from conftest import ARTIFACTS, held_open, needs_mnist, wait_for
 from drawing import draw
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
@@ -39,7 +39,7 @@ def page(browser, server):
 
 
 def shot(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
@@ -92,21 +92,23 @@ def test_upload_shows_each_files_result(page, tmp_path):
 @needs_mnist
 def test_training_makes_the_plots_grow(page, app_module):
     page.get_by_role("tab", name="Train").click()
-    ws = app_module.WORKSPACE
-    runs_before = ws.run
-    page.click("#start")
-    wait_for(lambda: ws.run is not runs_before and ws.run.last is not None and ws.run.last.iteration >= 100, timeout=120)
-    line = page.locator("#loss-plot g.mark-line path").first
-    line.wait_for(timeout=20_000)
-    first_line, first_status = line.get_attribute("d"), page.locator("#train-status").inner_text()
-    assert "iteration" in first_status and ws.run.device in first_status
-    # the curve gets longer and the status moves on while the run goes (the page polls every second)
-    wait_for(lambda: len(line.get_attribute("d")) > len(first_line), timeout=10)
-    wait_for(lambda: page.locator("#train-status").inner_text() != first_status, timeout=10)
-    wait_for(lambda: page.locator("#acc-plot g.mark-line path").count() == 2, timeout=30)  # train and test
-    shot(page, "train")
-    page.click("#stop")
-    wait_for(lambda: "stopped" in page.locator("#train-status").inner_text(), timeout=20)
+    job = app_module.JOB
+    runs_before = job.run
+    with held_open(job, after_iteration=300):  # the run waits there until Stop: it cannot end before the checks
+        page.click("#start")
+        wait_for(lambda: job.run is not runs_before and job.run.last is not None and job.run.last.iteration >= 100,
+                 timeout=120)
+        line = page.locator("#loss-plot g.mark-line path").first
+        line.wait_for(timeout=20_000)
+        first_line, first_status = line.get_attribute("d"), page.locator("#train-status").inner_text()
+        assert "iteration" in first_status and job.run.device in first_status
+        # the curve gets longer and the status moves on while the run goes (the page polls every second)
+        wait_for(lambda: len(line.get_attribute("d")) > len(first_line), timeout=10)
+        wait_for(lambda: page.locator("#train-status").inner_text() != first_status, timeout=10)
+        wait_for(lambda: page.locator("#acc-plot g.mark-line path").count() == 2, timeout=30)  # train and test
+        shot(page, "train")
+        page.click("#stop")
+        wait_for(lambda: "stopped" in page.locator("#train-status").inner_text(), timeout=20)
 
 
 @needs_mnist

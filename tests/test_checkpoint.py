@@ -9,7 +9,7 @@ from safetensors.torch import save_file
 
 import mnist_core.checkpoint as ckpt
 from mnist_core.checkpoint import FORMAT_VERSION, CheckpointError, load_checkpoint, save_checkpoint
-from mnist_core.engine import TrainConfig
+from mnist_core.config import TrainConfig
 from mnist_core.model import DigitCNN, ModelConfig
 
 CONFIG = ModelConfig(channels=(8, 16), convs_per_stage=2, hidden=32)

@@ -5,13 +5,14 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from conftest import needs_mnist, wait_for
+from conftest import held_open, needs_mnist, wait_for
 from drawing import draw, sketchpad_value
 from mnist_core.checkpoint import load_checkpoint, save_checkpoint
-from mnist_core.engine import TrainConfig
+from mnist_core.config import TrainConfig
 from mnist_core.model import DigitCNN, ModelConfig
 from mnist_core.predict import predict
-from mnist_core.workspace import Workspace
+from mnist_core.job import State
+from mnist_core.registry import ModelRegistry
 
 
 @needs_mnist
@@ -26,13 +27,13 @@ def test_two_starts_at_the_same_moment_start_exactly_one_run(server, app_module)
         return c.predict(1, 128, 0.003, True, 0, api_name="/train")
 
     try:
-        with ThreadPoolExecutor(2) as pool:
+        with held_open(app_module.JOB), ThreadPoolExecutor(2) as pool:  # the first run cannot end before the second Start
             replies = list(pool.map(start, clients))
         assert sum("training started" in r for r in replies) == 1, replies
         assert sum("already in progress" in r for r in replies) == 1, replies
     finally:
-        app_module.WORKSPACE.stop()
-        app_module.WORKSPACE.wait(30)
+        app_module.JOB.stop()
+        app_module.JOB.wait(30)
         for c in clients:
             c.close()
 
@@ -45,9 +46,11 @@ def test_predictions_from_ten_clients_all_succeed_during_training(server, app_mo
     for digit in (0, 1, 2, 3, 4, 7):
         paths.append((digit, tmp_path / f"{digit}.png"))
         draw(digit).save(paths[-1][1])
-    ws = app_module.WORKSPACE
-    assert ws.start(TrainConfig(epochs=3))[0]
-    wait_for(lambda: ws.run.state == "training", timeout=60)
+    job = app_module.JOB
+    hold = held_open(job, after_iteration=50)  # the run waits there until the calls are done
+    hold.__enter__()
+    assert job.start(TrainConfig(epochs=3))[0] is app_module.Start.STARTED
+    wait_for(lambda: job.run.state is State.TRAINING, timeout=60)
     clients = [Client(server, verbose=False) for _ in range(10)]
 
     def five_calls(c):
@@ -60,11 +63,12 @@ def test_predictions_from_ten_clients_all_succeed_during_training(server, app_mo
     try:
         with ThreadPoolExecutor(10) as pool:
             answers = [a for batch in pool.map(five_calls, clients) for a in batch]
-        assert ws.running()  # the run was going the whole time
+        assert job.running()  # the run was going the whole time
         assert len(answers) == 50 and all(str(digit) == label for digit, label in answers)
     finally:
-        ws.stop()
-        ws.wait(30)
+        hold.__exit__(None, None, None)
+        job.stop()
+        job.wait(30)
         for c in clients:
             c.close()
 
@@ -77,19 +81,19 @@ def test_predictions_never_see_a_half_swapped_model(tmp_path):
     image = sketchpad_value(draw(3))
     expected = [predict(load_checkpoint(p).model, image).probs for p in paths]
     assert not np.allclose(expected[0], expected[1])
-    ws = Workspace(checkpoint_dir=tmp_path)
-    ws.select(paths[0])
+    models = ModelRegistry(tmp_path)
+    models.select(paths[0])
     done = threading.Event()
     seen = []
 
     def swap():
         for i in range(40):
-            ws.select(paths[i % 2])
+            models.select(paths[i % 2])
         done.set()
 
     def ask():
         while not done.is_set():
-            seen.append(ws.predict(image).probs)
+            seen.append(models.predict(image).probs)
 
     threads = [threading.Thread(target=swap)] + [threading.Thread(target=ask) for _ in range(3)]
     for t in threads:

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from mnist_core.data import Split
-from mnist_core.engine import PRECISIONS, TrainConfig, pick_precision, train
+from mnist_core.config import PRECISIONS, TrainConfig, pick_precision
+from mnist_core.engine import train
 from mnist_core.model import ModelConfig
 
 SMALL = TrainConfig(epochs=2, batch_size=64, train_subset=2048, eval_every=16, log_every=4, seed=1)

@@ -3,7 +3,7 @@ import pytest
 
 from drawing import STROKES, draw, sketchpad_value
 from mnist_core.checkpoint import SHIPPED, load_checkpoint
-from mnist_core.engine import evaluate
+from mnist_core.evaluation import evaluate
 from mnist_core.predict import load_model, predict
 
 
