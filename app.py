@@ -241,11 +241,16 @@ def active_model_card() -> str:
 
 
 def mnist():
-    """(train, test) splits, or a message on the page when the MNIST files cannot be had."""
+    """(train, test) splits, or a message on the page when the MNIST files cannot be had: a failed download's
+    sentences whole, a broken file's error after "MNIST is not available". The toast renders its text as
+    sanitized HTML, so these messages hold no angle brackets; 30 s to read them."""
+    from mnist_core.data import MnistDownloadError
+
     try:
         return JOB.data()
     except MnistDataError as e:
-        raise gr.Error(f"MNIST is not available: {e}") from None
+        message = str(e) if isinstance(e, MnistDownloadError) else f"MNIST is not available: {e}"
+        raise gr.Error(message, duration=30, print_exception=False) from None
 
 
 def random_training_digits(count=48):

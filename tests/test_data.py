@@ -75,3 +75,12 @@ def test_labels_must_match_images(tmp_path):
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(3, np.uint8)))
     with pytest.raises(MnistDataError, match="3 labels for 5 images"):
         load_mnist(tmp_path)
+
+
+@pytest.mark.parametrize("shape", [(2**22, 2**21, 2**21), (2**32 - 1, 2**32 - 1, 2**32 - 1)])
+def test_absurd_header_sizes_are_a_file_error(tmp_path, shape):
+    # 2^22 * 2^21 * 2^21 = 2^64: a product in 64 bits wraps to 0, and a file of just the header looked complete
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(struct.pack(">HBB3I", 0, 0x08, 3, *shape))
+    with pytest.raises(MnistDataError, match=rf"train-images-idx3-ubyte: truncated: 16 bytes, header \({shape[0]}, "):
+        read_idx(path)
