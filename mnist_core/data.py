@@ -1,4 +1,5 @@
-"""MNIST from its four IDX files, held on the training device as normalized tensors."""
+"""MNIST from its four IDX files (downloaded once when no folder is given), held on the training device as
+normalized tensors."""
 import gzip
 import hashlib
 import importlib.util
@@ -27,9 +28,10 @@ IDX_TYPES = {0x08: np.uint8}  # MNIST uses only unsigned bytes
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mnist_core"
 # Where a download comes from, in order. Each mirror serves the four .gz files; $MNIST_MIRRORS (URLs separated by
 # spaces, none if empty) replaces this list. Then the Hugging Face Hub's copy, ylecun/mnist: two parquet files,
-# read only where pyarrow is installed (Spaces preinstall it with `datasets`); HUB_URL None skips it.
+# read only where pyarrow is installed (requirements.txt does not add it); HUB_URL None skips it.
 MIRRORS = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"]
-HUB_URL = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/") + "/datasets/ylecun/mnist/resolve/main/mnist/"
+HUB_URL = (os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+           + "/datasets/ylecun/mnist/resolve/main/mnist/")
 HUB_SPLIT_SIZES = {"train": 60_000, "test": 10_000}  # what the Hub's copy must hold to be taken
 TIMEOUT = 15.0  # s a source may stay silent (connecting or between two reads) before it counts as down
 FILE_DEADLINE = 300.0  # s for one whole file, so a source that trickles bytes cannot hold a download forever
@@ -158,7 +160,7 @@ def why(error: BaseException) -> str:
     if isinstance(error, TimeoutError):
         return f"no answer within {TIMEOUT:g} s"
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    text = re.sub(r"<[^<>]*>|[<>]", "", text).strip() or type(error).__name__
+    text = re.sub(r"<[^<>]*>|[<>]|^\[Errno -?\d+\] ", "", text).strip() or type(error).__name__
     return text if len(text) <= 160 else text[:157] + "..."
 
 

@@ -19,7 +19,7 @@ ADVICE = "Set MNIST_DIR to a folder with the four MNIST IDX files, or try again 
 
 
 def serve(handler_get):
-    """A threaded HTTP server on 127.0.0.1 whose GET and HEAD answer with handler_get(path) -> (status, headers, body)."""
+    """A threaded HTTP server on 127.0.0.1; GET and HEAD answer with handler_get(path) -> (status, headers, body)."""
 
     class Handler(BaseHTTPRequestHandler):
         def answer(self, with_body):
