@@ -70,29 +70,26 @@ def read_sketch(sketch):
     return prediction.as_label(), enlarge(prediction.pixels), f"Read as **{prediction.digit}**{note}."
 
 
+MAX_FILES = 64  # files read per upload request; the summary says how many more were left unread
+
+
 def read_uploads(files):
     """Uploaded files -> one picture with a card per file (28x28 view and bars), the first readable
-    file's probabilities, and a list in words. All readable files go through the network in one batch."""
+    file's probabilities, and a list in words. Files are opened, read and dropped one at a time (a
+    request holds one decoded image, shrunk to at most 2048 px, never all of them); at most MAX_FILES."""
     if not files:
         return None, {}, "Upload one or more images: PNG, JPEG, BMP, GIF or WebP."
-    opened = []
-    for path in files:
-        try:
-            opened.append(open_image(path))
-        except ImageError as e:
-            opened.append(e)
-    try:
-        predictions = iter(MODELS.predict([o for o in opened if not isinstance(o, ImageError)]))
-    except CheckpointError as e:
-        return None, {}, f"⚠️ {e}"
     cards, captions, first = [], [], {}
-    for path, item in zip(files, opened):
+    for path in files[:MAX_FILES]:
         name = Path(path).name
-        if isinstance(item, ImageError):
-            cards.append(message_card(str(item)))
-            captions.append(f"⚠️ {item}")
+        try:
+            prediction = MODELS.predict(open_image(path))  # the image is dropped as soon as it is read
+        except ImageError as e:
+            cards.append(message_card(str(e)))
+            captions.append(f"⚠️ {e}")
             continue
-        prediction = next(predictions)
+        except CheckpointError as e:
+            return None, {}, f"⚠️ {e}"
         if prediction.probs is None:
             cards.append(message_card(f"{name}: {prediction.message}"))
             captions.append(f"{name}: {prediction.message}")
@@ -102,7 +99,11 @@ def read_uploads(files):
                         + (f", {prediction.message}" if prediction.message else ""))
         first = first or prediction.as_label()
     picture = sheet(cards, [c.removeprefix("⚠️ ") for c in captions], columns=min(2, len(cards)))
-    return picture, first, "\n".join(f"- {c}" for c in captions)
+    summary = "\n".join(f"- {c}" for c in captions)
+    if len(files) > MAX_FILES:
+        summary += (f"\n\n⚠️ Only the first {MAX_FILES} of {len(files)} files were read; the other "
+                    f"{len(files) - MAX_FILES} were not. Upload them in another batch.")
+    return picture, first, summary
 
 
 def predict_image(path: str) -> dict:

@@ -16,6 +16,8 @@ BOX, SIDE = 20, 28  # MNIST fits each digit in a 20x20 box inside a 28x28 image
 WORK = 64  # the cropped digit is evened out at this size (pixels, longer side) before the final fit
 STROKE_MIN, STROKE_MAX = 2.2, 4.5  # stroke widths (pixels of the 20x20 box) outside which strokes are evened out
 STROKE_THIN_TO = 2.6  # what too-thin strokes are thickened to: a typical MNIST stroke
+INK_MIN = 0.05  # in the evened-out digit, fainter than this is background
+MIN_PART = 0.02  # marks with fewer pixels than this share of the largest mark's are specks or noise
 
 
 class ImageError(ValueError):
@@ -48,20 +50,74 @@ def to_array(image) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def pil_to_array(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    image = ImageOps.exif_transpose(image)  # phone photos carry their rotation in EXIF
-    if image.mode.startswith("I"):  # 16/32-bit gray
-        image = image.convert("I")
-    elif image.mode == "P" and "transparency" in image.info or image.mode in ("LA", "PA", "La"):
-        image = image.convert("RGBA")
-    elif image.mode not in ("L", "RGB", "RGBA"):
-        image = image.convert("RGB")  # CMYK, YCbCr, palette, 1-bit
-    factor = -(-max(image.size) // MAX_SIDE)
-    if factor > 1:  # shrink before going to float, so huge images cost bounded memory
-        image = image.reduce(factor)
+    image = ImageOps.exif_transpose(fit_image(image))  # phone photos carry their rotation in EXIF
     a = np.asarray(image)
-    if image.mode == "I":
-        a = a.astype(np.float32) / (65535.0 if a.max() > 255 else 255.0)
-    return numpy_to_array(a)
+    if image.mode == "I":  # 16/32-bit gray
+        a = a.astype(np.float32).clip(0, None)
+        a *= np.float32(1 / (65535.0 if a.max() > 255 else 255.0))
+    return numpy_to_array(a)  # "F" stays float: 0..1 or 0..255, as numpy_to_array reads it
+
+
+def working_mode(mode: str) -> str:
+    """The mode an image is read in: gray, RGB or RGBA in 8 bits, 32-bit integer gray, or float gray."""
+    if mode in ("L", "RGB", "RGBA", "I", "F"):
+        return mode
+    if mode.startswith("I"):  # I;16, I;16B, ...
+        return "I"
+    if mode in ("LA", "PA", "La", "RGBa"):
+        return "RGBA"
+    return "L" if mode == "1" else "RGB"  # CMYK, YCbCr, HSV, LAB, palette (RGBA when it has a transparent colour)
+
+
+def fit_image(image: Image.Image, max_side: int = MAX_SIDE) -> Image.Image:
+    """The image in its working mode, shrunk by an integer factor (box average) so no side exceeds max_side.
+
+    Big images are converted and reduced a band of rows at a time, so the only full-size copy is the
+    one given; the result carries the original's info (EXIF included).
+    """
+    target = target_mode(image)
+    fx, fy = reduction(image.size, max_side)
+    if fx == fy == 1:
+        return convert(image, target)
+    w, h = image.size
+    rows = fy * max(1, 256 // fy)
+    bands = (image.crop((0, top, w, min(h, top + rows))) for top in range(0, h, rows))
+    info = dict(image.info)
+    exif = image.getexif()
+    if exif and "exif" not in info:  # EXIF kept elsewhere than info (TIFF tags): carry the orientation over
+        info["exif"] = exif.tobytes()
+    return fit_bands(bands, image.size, info, target, (fx, fy))
+
+
+def target_mode(image: Image.Image) -> str:
+    return "RGBA" if image.mode == "P" and "transparency" in image.info else working_mode(image.mode)
+
+
+def reduction(size: tuple[int, int], max_side: int = MAX_SIDE) -> tuple[int, int]:
+    """The integer factors (x, y) that bring the longer side to max_side or under; never more than a side."""
+    factor = -(-max(size) // max_side)
+    return min(factor, size[0]), min(factor, size[1])  # a 1x5000 strip keeps its one row
+
+
+def fit_bands(bands, size: tuple[int, int], info: dict, target: str, factors: tuple[int, int]) -> Image.Image:
+    """An image of `size` put together from its bands of rows, each converted to the target mode and
+    reduced by `factors` as it comes; every band but the last is a multiple of factors[1] high."""
+    (w, h), (fx, fy) = size, factors
+    out = Image.new(target, (-(-w // fx), -(-h // fy)))
+    top = 0
+    for band in bands:
+        out.paste(convert(band, target).reduce((fx, fy)), (0, top // fy))
+        top += band.height
+    out.info = info
+    return out
+
+
+def convert(image: Image.Image, mode: str) -> Image.Image:
+    if image.mode == mode:
+        return image
+    if image.mode == "La":  # premultiplied gray+alpha converts only to LA
+        image = image.convert("LA")
+    return image.convert(mode)
 
 
 def numpy_to_array(a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -70,13 +126,21 @@ def numpy_to_array(a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         a = a[:, :, None]
     if a.ndim != 3 or a.shape[2] not in (1, 2, 3, 4) or 0 in a.shape:
         raise ImageError(f"expected a gray, RGB or RGBA image, got an array of shape {a.shape}")
-    if a.dtype == bool:
+    if a.dtype.kind not in "biuf":
+        raise ImageError(f"expected an image of numbers, got an array of {a.dtype}")
+    if a.dtype == np.uint8:
         a = a.astype(np.float32)
-    elif np.issubdtype(a.dtype, np.integer):
-        a = a.astype(np.float32) * np.float32(1 / (65535.0 if a.max() > 255 else 255.0))
-    else:
-        a = np.nan_to_num(a.astype(np.float32)).clip(0, None)
-        a = a / 255.0 if a.max() > 1.0 else a
+        a *= np.float32(1 / 255)
+    elif a.dtype == bool:
+        a = a.astype(np.float32)
+    elif a.dtype.kind in "iu":
+        a = a.astype(np.float32).clip(0, None)
+        a *= np.float32(1 / (65535.0 if a.max() > 255 else 255.0))
+    else:  # float: 0..1 or 0..255; NaN and infinities are no ink information, read as 0
+        a = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0).clip(0, None)
+        peak = float(a.max())
+        if peak > 1.0:
+            a *= np.float32(1 / (255.0 if peak <= 255.0 else peak))
     a = shrink(a)
     if a.shape[2] in (2, 4):  # gray+alpha or RGBA
         return a[:, :, :-1], a[:, :, -1]
@@ -84,12 +148,17 @@ def numpy_to_array(a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def shrink(a: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
-    """Downscale by an integer factor so no side exceeds max_side (box average keeps thin strokes visible)."""
+    """Downscale by an integer factor so no side exceeds max_side (box average keeps thin strokes visible).
+
+    The factor along a side never exceeds that side, so a 1x5000 strip keeps its row; leftover rows or
+    columns that do not fill a whole box are dropped.
+    """
     factor = -(-max(a.shape[:2]) // max_side)
     if factor <= 1:
         return a
-    h, w = (a.shape[0] // factor) * factor, (a.shape[1] // factor) * factor
-    return a[:h, :w].reshape(h // factor, factor, w // factor, factor, a.shape[2]).mean(axis=(1, 3))
+    fy, fx = min(factor, a.shape[0]), min(factor, a.shape[1])
+    h, w = (a.shape[0] // fy) * fy, (a.shape[1] // fx) * fx
+    return a[:h, :w].reshape(h // fy, fy, w // fx, fx, a.shape[2]).mean(axis=(1, 3))
 
 
 def border(a: np.ndarray) -> np.ndarray:
@@ -111,25 +180,64 @@ def ink_map(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
         return alpha
     frame = border(colour)
     uniform = bool((frame == frame[0]).all())  # a clean canvas: skip the statistics
+    frame = frame[:: max(1, len(frame) // 20_000)]  # a sample of the border does as well for its statistics
     paper = frame[0] if uniform else np.median(frame, axis=0)
-    diff = np.abs(colour - paper)
-    diff = diff[:, :, 0] if diff.shape[2] == 1 else diff.max(axis=2)
-    if not uniform and np.percentile(border(diff), 90) > MIN_CONTRAST:
-        gray = colour.mean(axis=2)
+    if not uniform and np.percentile(np.abs(frame - paper).max(axis=1), 90) > MIN_CONTRAST:  # uneven light
+        channels = colour.shape[2]
+        gray = colour[:, :, 0] if channels == 1 else colour @ np.full(channels, 1 / channels, np.float32)
         dark_ink = paper.mean() > 0.5
-        diff = gray - lighting(gray, dark_ink)
-        diff = np.clip(-diff if dark_ink else diff, 0, 1)
+        diff = lighting(gray, dark_ink)
+        diff -= gray
+        return np.clip(diff if dark_ink else np.negative(diff, out=diff), 0, 1, out=diff)
+    diff = np.abs(colour[:, :, 0] - paper[0])  # channel by channel: reductions over a last axis of 3 are slow
+    if colour.shape[2] > 1:
+        other = np.empty_like(diff)
+        for c in range(1, colour.shape[2]):
+            np.subtract(colour[:, :, c], paper[c], out=other)
+            np.maximum(diff, np.abs(other, out=other), out=diff)
     return diff
 
 
 def lighting(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
-    """The paper's brightness at each pixel: strokes narrower than 1/8 of the image removed by a closing."""
-    step = max(1, max(gray.shape) // 64)
-    small = gray[::step, ::step]
+    """The paper's brightness at each pixel: strokes narrower than 1/8 of the image removed by a closing.
+
+    Works on box averages of about 64x64 (averaging, not sampling, so sensor noise does not bias the
+    closing upwards), then interpolates back to full size (bilinear, pixel centres aligned).
+    """
+    h, w = gray.shape
+    step = max(1, max(h, w) // 64)
+    whole = h // step * step  # boxes of step x step, partial ones at the edges
+    strips = gray[:whole].reshape(h // step, step, w).sum(axis=1)  # (a reshape: np.add.reduceat is slow here)
+    if whole < h:
+        strips = np.concatenate([strips, gray[whole:].sum(axis=0, keepdims=True)])
+    xs = np.arange(0, w, step)
+    small = np.add.reduceat(strips, xs, axis=1)
+    small /= np.outer(np.diff(np.arange(0, h, step), append=h), np.diff(xs, append=w)).astype(np.float32)
     op = ndimage.grey_closing if dark_ink else ndimage.grey_opening
-    paper = ndimage.uniform_filter(op(small, size=9), size=5)
-    zoom = (gray.shape[0] / small.shape[0], gray.shape[1] / small.shape[1])
-    return ndimage.zoom(paper, zoom, order=1, grid_mode=True, mode="nearest")[: gray.shape[0], : gray.shape[1]]
+    pad = 4 + 2  # the reach of the two filters; mirrored about the edge values, a linear slope stays linear
+    padded = np.pad(small, pad, mode="reflect", reflect_type="odd")
+    paper = ndimage.uniform_filter(op(padded, size=9), size=5)[pad:-pad, pad:-pad]
+    iy, ty = interpolation(h, paper.shape[0])
+    ix, tx = interpolation(w, paper.shape[1])
+    paper = np.pad(paper, ((0, 1), (0, 1)), mode="edge")  # a neighbour for a single row or column of samples
+    rows = paper[:, ix] * (1 - tx) + paper[:, ix + 1] * tx
+    out = rows[iy]
+    out *= (1 - ty)[:, None]
+    out += rows[iy + 1] * ty[:, None]
+    return out
+
+
+def interpolation(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """For n pixels drawn from m samples (centres aligned): the left sample of each and its weight.
+
+    Beyond the first and last sample centres the line through the two nearest samples is followed, so
+    a linear slope comes back exact up to the image's edges.
+    """
+    if m == 1:
+        return np.zeros(n, np.int32), np.zeros(n, np.float32)
+    x = (np.arange(n, dtype=np.float32) + 0.5) * (m / n) - 0.5
+    i = np.clip(np.floor(x), 0, m - 2).astype(np.int32)
+    return i, (x - i).astype(np.float32)
 
 
 def otsu(values: np.ndarray, peak: float = 1.0, bins: int = 64) -> float:
@@ -148,40 +256,59 @@ def isolate_digit(ink: np.ndarray) -> tuple[np.ndarray | None, str]:
     """The cropped ink of the largest mark and the strokes that belong to it; specks and other marks removed.
 
     Returns (soft ink 0..1 cropped to the digit, remark) or (None, reason) when there is nothing to read.
+    Marks under MIN_PART of the largest one's pixels (specks, a photo's noise) are left out: they
+    neither join the digit nor stretch its box.
     """
     peak = float(ink.max()) if ink.size else 0.0
-    if peak < MIN_CONTRAST:
+    if not peak >= MIN_CONTRAST:  # also NaN
         return None, "nothing to read: the image is blank"
     threshold = max(otsu(ink, peak), MIN_CONTRAST)
     floor = 0.5 * threshold  # fainter than this is paper; between floor and threshold, anti-aliased edges
     labels, n = ndimage.label(ink > floor, structure=np.ones((3, 3)))
-    slices = ndimage.find_objects(labels)
-    boxes = [(b[0].start, b[0].stop, b[1].start, b[1].stop) for b in slices]
+    if n == 0:
+        return None, "nothing to read: the image is blank"
     if n <= 16:  # a drawing: count each mark's pixels inside its own box, cheaper than a pass over the image
+        slices = ndimage.find_objects(labels)
         mass = np.array([np.count_nonzero(labels[b] == i) for i, b in enumerate(slices, start=1)])
-    else:  # a noisy photo
+        ids = np.flatnonzero(mass >= MIN_PART * mass.max())
+        slices = [slices[i] for i in ids]
+    else:  # a noisy photo: one pass for the masses, one for the boxes of the marks that count
         mass = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    order = list(np.argsort(-mass))
-    main = order[0]
-    y0, y1, x0, x1 = boxes[main]
-    keep = {main}
-    changed = True
-    while changed:  # grow the digit by the strokes that overlap it sideways and sit close above or below
-        changed = False
-        for i in order:
-            a, b, c, d = boxes[i]
-            height, pad = y1 - y0, 0.1 * max(y1 - y0, x1 - x0)
-            if i not in keep and c < x1 + pad and d > x0 - pad and a < y1 + 0.5 * height and b > y0 - 0.5 * height:
-                keep.add(i)
-                y0, y1, x0, x1 = min(y0, a), max(y1, b), min(x0, c), max(x1, d)
-                changed = True
-    others = sum(1 for i in order if i not in keep and mass[i] >= 0.15 * mass[main])
-    if mass[list(keep)].sum() < 4:
+        ids = np.flatnonzero(mass >= MIN_PART * mass.max())
+        if len(ids) <= 4:  # usually the digit alone: its box from one comparison
+            slices = [bounding_box(labels == i + 1) for i in ids]
+        else:
+            relabel = np.zeros(n + 1, np.int32)
+            relabel[ids + 1] = np.arange(1, len(ids) + 1)
+            slices = ndimage.find_objects(relabel[labels], max_label=len(ids))
+    mass = mass[ids]
+    y0s, y1s, x0s, x1s = (np.array([getattr(b[axis], end) for b in slices]) for axis, end in
+                          ((0, "start"), (0, "stop"), (1, "start"), (1, "stop")))
+    main = int(np.argmax(mass))
+    keep = np.zeros(len(ids), bool)
+    keep[main] = True
+    y0, y1, x0, x1 = y0s[main], y1s[main], x0s[main], x1s[main]
+    while True:  # grow the digit by the strokes that overlap it sideways and sit close above or below
+        height, pad = y1 - y0, 0.1 * max(y1 - y0, x1 - x0)
+        near = ~keep & (x0s < x1 + pad) & (x1s > x0 - pad) & (y0s < y1 + 0.5 * height) & (y1s > y0 - 0.5 * height)
+        if not near.any():
+            break
+        keep |= near
+        y0, y1, x0, x1 = min(y0, y0s[near].min()), max(y1, y1s[near].max()), min(x0, x0s[near].min()), max(x1, x1s[near].max())
+    others = int(np.count_nonzero(~keep & (mass >= 0.15 * mass[main])))
+    if mass[keep].sum() < 4:
         return None, "nothing to read: only a speck"
     wanted = np.zeros(n + 1, bool)
-    wanted[np.array(sorted(keep)) + 1] = True
+    wanted[ids[keep] + 1] = True
     digit = np.clip((ink[y0:y1, x0:x1] - floor) / max(peak - floor, 1e-6), 0, 1) * wanted[labels[y0:y1, x0:x1]]
+    if not digit.any():
+        return None, "nothing to read: the marks are too faint"
     return digit, "several marks found: read the largest" if others else ""
+
+
+def bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
 def to_working_size(ink: np.ndarray, side: int = WORK) -> np.ndarray:
@@ -193,6 +320,8 @@ def to_working_size(ink: np.ndarray, side: int = WORK) -> np.ndarray:
     if max(ink.shape) > side:
         ink = resize(ink, side / max(ink.shape), Image.Resampling.BOX)  # area averaging: cheap, no ringing
     strokes = ink[ink > 0.1 * ink.max()]
+    if strokes.size == 0:  # no ink left (NaN-free callers never get here): fit_box says so
+        return ink
     k = int(0.75 * (strokes.size - 1))
     typical = float(np.partition(strokes, k)[k])  # the 75th percentile, without np.percentile's overhead
     return np.minimum(ink / max(typical, 1e-6), 1.0)
@@ -212,15 +341,27 @@ def stroke_width(mask: np.ndarray) -> float:
 
 
 def even_strokes(ink: np.ndarray, width: float) -> np.ndarray:
-    """Thicken hair-thin strokes and thin very fat ones so that, once fitted into 20x20, they look like MNIST's."""
+    """Thicken hair-thin strokes and thin very fat ones so that, once fitted into 20x20, they look like MNIST's.
+
+    Thinning never erodes a stroke to nothing: the radius stays under half the stroke's own width (a
+    pixel's distance to the edge is at least 1, so `width` reads at least 4 even for a 1-pixel line),
+    and a mark that the erosion would empty all the same is kept as it was.
+    """
     scale = BOX / max(ink.shape)
     width_in_box = width * scale
     if width_in_box < STROKE_MIN:
         radius = int(np.ceil((STROKE_THIN_TO - width_in_box) / scale / 2))
         return ndimage.grey_dilation(np.pad(ink, radius), footprint=disk(radius))
     if width_in_box > STROKE_MAX:
-        radius = int((width_in_box - STROKE_MAX) / scale / 2)
-        return ndimage.grey_erosion(ink, footprint=disk(radius)) if radius else ink
+        radius = min(int((width_in_box - STROKE_MAX) / scale / 2), int(np.ceil(width / 2 - 1)) - 1)
+        if radius < 1:
+            return ink
+        thinned = ndimage.grey_erosion(ink, footprint=disk(radius))
+        marks, n = ndimage.label(ink > INK_MIN, structure=np.ones((3, 3)))
+        survived = np.zeros(n + 1, bool)
+        survived[marks[thinned > INK_MIN]] = True
+        survived[0] = True
+        return np.where(survived[marks], thinned, ink)  # marks the erosion emptied stay whole
     return ink
 
 
@@ -229,21 +370,34 @@ def disk(radius: int) -> np.ndarray:
     return x * x + y * y <= radius * radius + radius
 
 
-def fit_box(ink: np.ndarray, box: int = BOX) -> np.ndarray:
-    """Crop to the ink, scale so the longer side is `box` pixels keeping the aspect ratio, peak at 1."""
-    rows, cols = np.flatnonzero(ink.max(axis=1) > 0.05), np.flatnonzero(ink.max(axis=0) > 0.05)
+def fit_box(ink: np.ndarray, box: int = BOX) -> np.ndarray | None:
+    """Crop to the ink, scale so the longer side is `box` pixels keeping the aspect ratio, peak at 1.
+
+    None when no pixel is ink (over INK_MIN).
+    """
+    rows, cols = np.flatnonzero(ink.max(axis=1) > INK_MIN), np.flatnonzero(ink.max(axis=0) > INK_MIN)
+    if rows.size == 0 or cols.size == 0:
+        return None
     ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     resized = resize(ink, box / max(ink.shape))
     return resized / max(float(resized.max()), 1e-6)
 
 
 def center_by_mass(patch: np.ndarray, side: int = SIDE) -> np.ndarray:
-    """Place the patch in a side x side image so that its centre of mass is at the centre."""
+    """Place the patch in a side x side image so that its centre of mass is at the centre.
+
+    The centre is (side - 1) / 2 in pixel indices (13.5 for 28), reached to the nearest whole pixel,
+    so within half a pixel; a patch that fits is moved no further than keeps all of it inside.
+    """
     total = patch.sum()
     cy = (patch.sum(axis=1) @ np.arange(patch.shape[0])) / total
     cx = (patch.sum(axis=0) @ np.arange(patch.shape[1])) / total
-    top, left = int(round(side / 2 - cy - 0.5)), int(round(side / 2 - cx - 0.5))
+    top, left = int(round((side - 1) / 2 - cy)), int(round((side - 1) / 2 - cx))
     h, w = patch.shape
+    if h <= side:
+        top = min(max(top, 0), side - h)
+    if w <= side:
+        left = min(max(left, 0), side - w)
     big = np.zeros((side + 2 * h, side + 2 * w), np.float32)
     big[h + top : 2 * h + top, w + left : 2 * w + left] = patch
     return big[h : h + side, w : w + side]
@@ -262,4 +416,6 @@ def preprocess(image) -> Digit:
     if max(work.shape) < 2 * width:  # a dot is about 1.5 of its own "stroke widths" across
         return Digit(None, "nothing to read: only a dot")
     patch = fit_box(even_strokes(work, width))
+    if patch is None:
+        return Digit(None, "nothing to read: the mark is too faint")
     return Digit(np.clip(center_by_mass(patch), 0, 1).astype(np.float32), remark)

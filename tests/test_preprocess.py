@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from drawing import draw, sketchpad_value
+from drawing import STROKES, draw, sketchpad_value
 from mnist_core.preprocess import ImageError, preprocess
 
 
@@ -59,6 +59,18 @@ def test_thin_and_thick_strokes_give_similar_inputs():
     normal = pixels(draw(3, width=18))
     for width in (2, 45):
         assert close(normal, pixels(draw(3, width=width)), tol=0.12)
+
+
+@pytest.mark.parametrize("thin_width, thick_width", [(2, 45), (1, 60)])
+def test_a_thick_digit_is_nearest_its_own_thin_version(thin_width, thick_width):
+    """Similar is not enough: a misread would still be 'similar'. Each thick-brush digit's 28x28 must be
+    nearer (L2) to the same digit drawn with a thin brush than to any other digit's thin version."""
+    digits = sorted(STROKES)
+    thin = {d: pixels(draw(d, width=thin_width)) for d in digits}
+    for d in digits:
+        thick = pixels(draw(d, width=thick_width))
+        distance = {other: float(np.linalg.norm(thick - thin[other])) for other in digits}
+        assert min(distance, key=distance.get) == d, (d, distance)
 
 
 def test_blank_inputs_have_nothing_to_read():
