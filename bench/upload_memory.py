@@ -1,6 +1,6 @@
 """Peak memory of the real server reading a batch of huge uploads, and preprocess time on a noisy 2048² photo.
 
-    python bench/upload_memory.py [--files 10] [--side 6300] [--keep]
+    python bench/upload_memory.py [--files 10] [--side 6300] [--data-dir DIR]
 
 1. Writes `--files` PNGs of side x side pixels (RGB, white paper with one large drawn digit; about
    131 KB each at 6300x6300) into a temporary folder.
