@@ -14,6 +14,9 @@ from .model import DigitCNN, ModelConfig
 
 def train_plain(config: dict, data_dir: str | None = None) -> Iterator[dict]:
     """The engine's events as plain dicts; the last one adds "state_dict" (CPU tensors) and "model_config"."""
+    # A forked process inherits the parent's OpenMP thread pool in a broken state: a parallel CPU op would hang
+    # (seen here). One thread avoids it; on the GPU the CPU does little.
+    torch.set_num_threads(1)
     device = pick_device()
     train_set, test_set = load_mnist(data_dir, "cpu")  # loaded in the worker: arguments stay small
     for ev in train(TrainConfig(**config), train_set, test_set, device=device):

@@ -48,8 +48,8 @@ def main(argv=None):
                                 for cls in (TrainConfig, ModelConfig))
         device = pick_device(args.device)
         train_set, test_set = load_mnist(args.data_dir, device)
-        if model_config.image_size != train_set.images.shape[-1] or model_config.num_classes < 10:
-            raise ValueError(f"MNIST needs --image-size {train_set.images.shape[-1]} and --num-classes 10 or more")
+        if model_config.image_size != train_set.images.shape[-1] or model_config.num_classes != 10:
+            raise ValueError(f"MNIST needs --image-size {train_set.images.shape[-1]} and --num-classes 10")
     except (ValueError, MnistDataError, RuntimeError) as e:  # bad settings, missing data, unknown device
         p.error(str(e))
     precision = pick_precision(device, args.precision)

@@ -17,11 +17,22 @@ def test_train_writes_a_checkpoint_that_records_its_settings_and_precision(mnist
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--image-size", "20"], "MNIST needs --image-size 28 and --num-classes 10 or more"),
-    (["--num-classes", "5"], "MNIST needs --image-size 28 and --num-classes 10 or more"),
+    (["--image-size", "20"], "MNIST needs --image-size 28 and --num-classes 10"),
+    (["--num-classes", "5"], "MNIST needs --image-size 28 and --num-classes 10"),
+    (["--num-classes", "12"], "MNIST needs --image-size 28 and --num-classes 10"),
     (["--channels", "8", "8", "8", "8", "8"], "5 stages halve a 28-pixel image to nothing"),
     (["--lr", "0"], "lr must be a number from"), (["--precision", "fp8"], "invalid choice: 'fp8'")])
 def test_train_refuses_bad_flags_with_a_message_not_a_traceback(mnist, flags, message, capsys):
     with pytest.raises(SystemExit) as exit:
         train_cli.main(["--data-dir", str(MNIST_DIR), *flags])
     assert exit.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module", ["mnist_core.predict", "mnist_core.train"])
+def test_the_command_lines_run_without_warnings(module):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", module, "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "usage:" in done.stdout and "Warning" not in done.stderr, done.stderr
