@@ -18,7 +18,7 @@ from mnist_core.data import MnistDataError, to_uint8
 from mnist_core.evaluation import examine
 from mnist_core.model import count_parameters
 from mnist_core.pictures import RIGHT, WRONG, confusion_figure, enlarge, framed, message_card, probability_card, sheet
-from mnist_core.predict import open_image
+from mnist_core.reader import open_image
 from mnist_core.preprocess import ImageError
 from mnist_core.registry import ModelRegistry
 from mnist_core.remote import gpu_seconds, train_plain

@@ -13,7 +13,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from drawing import draw, sketchpad_value  # noqa: E402
-from mnist_core.predict import load_model, predict  # noqa: E402
+from mnist_core.reader import load_model, predict  # noqa: E402
 
 
 def main():

@@ -5,7 +5,7 @@ from .config import TrainConfig, pick_device
 from .engine import Event  # the engine's train(): mnist_core.engine.train
 from .evaluation import evaluate, examine
 from .model import DigitCNN, ModelConfig
-from .predict import Prediction, load_model, open_image, predict
+from .reader import Prediction, load_model, open_image, predict
 from .preprocess import ImageError
 
 __all__ = [

@@ -4,7 +4,7 @@ import threading
 from pathlib import Path
 
 from .checkpoint import SHIPPED, Checkpoint, CheckpointError, load_checkpoint
-from .predict import predict
+from .reader import predict
 
 
 class ModelRegistry:

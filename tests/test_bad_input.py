@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from drawing import draw
-from mnist_core.predict import open_image
+from mnist_core.reader import open_image
 
 SEVEN = draw(7)
 

@@ -10,7 +10,7 @@ from drawing import draw, sketchpad_value
 from mnist_core.checkpoint import load_checkpoint, save_checkpoint
 from mnist_core.config import TrainConfig
 from mnist_core.model import DigitCNN, ModelConfig
-from mnist_core.predict import predict
+from mnist_core.reader import predict
 from mnist_core.job import State
 from mnist_core.registry import ModelRegistry
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from drawing import STROKES, draw, sketchpad_value
-from mnist_core.predict import Prediction, load_model, predict
+from mnist_core.reader import Prediction, load_model, predict
 from mnist_core.preprocess import ImageError, preprocess, shrink
 
 SEED = 8  # issue 8
@@ -232,7 +232,7 @@ def test_a_big_png_is_opened_without_a_full_size_copy(tmp_path):
     big = tmp_path / "big.png"
     draw(7, size=(4000, 4000), box=(1000, 600, 3000, 3400), width=150, mode="RGB", ink=(0, 0, 0),
          paper=(255, 255, 255)).save(big, compress_level=1)
-    from mnist_core.predict import open_image
+    from mnist_core.reader import open_image
 
     open_image(big)  # warm-up: imports and caches
     reset_peak_rss()

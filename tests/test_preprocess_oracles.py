@@ -13,7 +13,7 @@ from PIL import Image
 from scipy import ndimage
 
 from drawing import draw
-from mnist_core.predict import open_image, png_in_bands
+from mnist_core.reader import open_image, png_in_bands
 from mnist_core.preprocess import SIDE, center_by_mass, fit_image, ink_map, lighting, otsu, preprocess
 
 
@@ -162,7 +162,7 @@ def png_with_every_filter(path: Path, pixels: np.ndarray, colour_type: int, pale
 
 @pytest.mark.parametrize("colour_type, channels", [(0, 1), (2, 3), (3, 1), (4, 2), (6, 4)])
 def test_big_png_read_in_bands_equals_pillows_whole_decode(tmp_path, monkeypatch, colour_type, channels):
-    monkeypatch.setattr(importlib.import_module("mnist_core.predict"), "BAND_BYTES", 40_000)  # a few dozen rows a band: many band edges
+    monkeypatch.setattr(importlib.import_module("mnist_core.reader"), "BAND_BYTES", 40_000)  # a few dozen rows a band: many band edges
     rng = np.random.default_rng(colour_type)
     h, w = 2101, 301  # over MAX_SIDE: open_image reads it band by band; odd sizes leave partial boxes
     coarse = rng.integers(0, 256, (h // 20 + 1, w // 20 + 1, channels), dtype=np.uint8)

@@ -4,7 +4,7 @@ import pytest
 from drawing import STROKES, draw, sketchpad_value
 from mnist_core.checkpoint import SHIPPED, load_checkpoint
 from mnist_core.evaluation import evaluate
-from mnist_core.predict import load_model, predict
+from mnist_core.reader import load_model, predict
 
 
 def test_shipped_checkpoint_is_small_and_describes_itself():

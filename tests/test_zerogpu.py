@@ -15,7 +15,7 @@ from conftest import MNIST_DIR, ROOT, needs_mnist
 from drawing import STROKES, draw, sketchpad_value
 from mnist_core.config import TrainConfig
 from mnist_core.job import Start, State, TrainingJob
-from mnist_core.predict import predict
+from mnist_core.reader import predict
 from mnist_core.registry import ModelRegistry
 from mnist_core.remote import gpu_seconds, train_plain
 
