@@ -108,6 +108,8 @@ def train(
         order = torch.randperm(len(images), device=device, generator=gen)
         for step in range(steps_per_epoch):
             if stop is not None and stop.is_set():
+                sync()
+                train_time += time.perf_counter() - mark  # the steps since the last read count, as their images do
                 yield event("stopped", model=model.eval())
                 return
             idx = order[step * config.batch_size : (step + 1) * config.batch_size]

@@ -28,7 +28,15 @@ def train_plain(config: dict, data_dir: str | None = None) -> Iterator[dict]:
 
 
 def to_events(plain_events: Iterator[dict]) -> Iterator[Event]:
-    """Events again, the last one with its model rebuilt on the CPU from the state dict."""
+    """Events again, the last one with its model rebuilt on the CPU from the state dict. Closing this closes
+    plain_events at once (on ZeroGPU that stops the worker), not whenever it is garbage-collected."""
+    try:
+        yield from _rebuilt(plain_events)
+    finally:
+        getattr(plain_events, "close", lambda: None)()
+
+
+def _rebuilt(plain_events: Iterator[dict]) -> Iterator[Event]:
     for plain in plain_events:
         plain = dict(plain)
         state, model_config = plain.pop("state_dict", None), plain.pop("model_config", None)

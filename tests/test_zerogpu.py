@@ -53,8 +53,9 @@ def like_zero_gpu(task):
         finally:  # the caller closed the stream (Stop) or it ended: the worker goes
             process.kill()
             process.join()
+            handler.closed = True
 
-    handler.yielded = []
+    handler.yielded, handler.closed = [], False
     return handler
 
 
@@ -92,6 +93,7 @@ def test_stop_closes_the_workers_stream(tmp_path):
     job = TrainingJob(ModelRegistry(tmp_path), remote=lambda config: remote(config, str(MNIST_DIR)))
     job.after_event = lambda event: job.stop() if event.iteration >= 4 else None  # Stop pressed during the run
     assert job.start(SMALL)[0] is Start.STARTED
+    assert remote.closed  # closed when start() returned, not whenever the garbage collector gets to it
     assert job.run.state is State.STOPPED and 4 <= job.run.last.iteration < 16
     assert list(tmp_path.glob("*.safetensors")) == []
 
@@ -108,11 +110,11 @@ def test_a_refusal_from_zero_gpu_becomes_a_failed_run_with_its_reason(tmp_path, 
             return handler
         return wrap
 
-    monkeypatch.setattr(app_module, "spaces", type("FakeSpaces", (), {"GPU": staticmethod(refusing_gpu)}))
+    monkeypatch.setattr(app_module, "GPU_TRAIN", refusing_gpu(60)(app_module.train_in_gpu_worker))
     job = TrainingJob(ModelRegistry(tmp_path), remote=app_module.train_on_zero_gpu)
     assert job.start(SMALL)[0] is Start.STARTED
     assert job.run.state is State.FAILED and not job.running()
-    assert "ZeroGPU did not run it: You have exceeded your GPU quota" in job.run.message
+    assert "ZeroGPU: You have exceeded your GPU quota" in job.run.message
     monkeypatch.setattr(app_module, "JOB", job)
     assert "exceeded your GPU quota" in app_module.training_status()  # the page says so and stays usable
 
@@ -121,6 +123,17 @@ def test_the_gpu_time_asked_for_grows_with_the_work():
     one = gpu_seconds({"epochs": 1, "batch_size": 128})
     assert 30 < one < gpu_seconds({"epochs": 5, "batch_size": 128}) < gpu_seconds({"epochs": 5, "batch_size": 32})
     assert gpu_seconds({"epochs": 100, "batch_size": 8}) <= 600
+
+
+def test_on_zero_gpu_the_training_function_is_decorated_at_import(tmp_path):
+    script = ("import app, spaces.zero.decorator as d\n"
+              "print(app.ZERO_GPU, app.JOB.remote is app.train_on_zero_gpu, app.GPU_TRAIN in d.decorated_cache.values(),"
+              " app.predict_image('examples/mnist_test_0000_label_7.png')['7'] > 0.5)")
+    env = {**os.environ, "CHECKPOINT_DIR": str(tmp_path), "GRADIO_ANALYTICS_ENABLED": "False",
+           "SPACES_ZERO_GPU": "true", "SPACES_ZERO_DEVICE_API_URL": "http://127.0.0.1:9/"}  # never called here
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-4:] == ["True"] * 4  # and prediction still runs, on the CPU, spending no quota
 
 
 @pytest.mark.parametrize("spaces_installed", [True, False])
