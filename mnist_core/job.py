@@ -46,7 +46,6 @@ class Run:
     last: Event | None = None
     state: State = State.LOADING
     message: str = ""
-    saved: str = ""  # the checkpoint's file name, once saved
 
 
 # A remote trainer: config as a dict -> plain event dicts (see mnist_core.remote), e.g. a @spaces.GPU function.
@@ -148,7 +147,6 @@ class TrainingJob:
             name = f"run-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{ev.test_acc * 100:.2f}.safetensors"
             path = save_checkpoint(self.registry.checkpoint_dir / name, ev.model, run.config, ev.metrics(), run.device)
             self.registry.select(path)
-            run.saved = path.name
             run.state, run.message = State.DONE, f"saved {path.name}; it is now the active model"
         except (MnistDataError, CheckpointError, ValueError, RuntimeError, OSError) as e:
             run.state, run.message = State.FAILED, f"training failed: {e}"

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import torch
 
+from .checkpoint import from_dict
 from .config import TrainConfig, pick_device
 from .data import load_mnist
 from .engine import Event, train
@@ -42,7 +43,7 @@ def _rebuilt(plain_events: Iterator[dict]) -> Iterator[Event]:
         state, model_config = plain.pop("state_dict", None), plain.pop("model_config", None)
         model = None
         if state is not None:
-            model = DigitCNN(ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in model_config.items()}))
+            model = DigitCNN(from_dict(ModelConfig, model_config))  # the checkpoint's own strict rebuild
             model.load_state_dict(state)
             model = model.to(memory_format=torch.channels_last).eval()
         yield Event(**plain, model=model)
