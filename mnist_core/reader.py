@@ -198,10 +198,15 @@ def predict(model: torch.nn.Module, images):
         device = next(model.parameters()).device
         x = torch.from_numpy(np.stack([digits[i].pixels for i in readable])).unsqueeze(1)
         x = normalize(x).to(device, memory_format=torch.channels_last)
-        p = torch.softmax(model(x).float(), dim=1).cpu().numpy()
-        probs = dict(zip(readable, p))
+        probs = dict(zip(readable, probabilities(model, x).cpu().numpy()))
     out = [Prediction(probs.get(i), d.pixels, d.message) for i, d in enumerate(digits)]
     return out[0] if single else out
+
+
+def probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The calibrated probabilities (N, 10) for normalized inputs (N, 1, 28, 28): softmax of the logits divided
+    by the model's temperature (fitted after training and kept in its checkpoint; 1 when it has none)."""
+    return torch.softmax(model(x).float() / getattr(model, "temperature", 1.0), dim=1)
 
 
 def read(image) -> Digit:
