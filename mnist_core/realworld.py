@@ -4,7 +4,7 @@ Handwritten digits come from the MNIST TEST set only (never used in training), r
 on paper; printed digits from the system's Liberation and DejaVu fonts (matplotlib's bundled fonts are
 left to training). Every kind is built from its own fixed seed, so a set is the same on every machine:
 
-    frame    frame-filling crops: the digit touches or crosses the edges; low-resolution scans, 20-40 px
+    frame    frame-filling crops: about square cells the digit touches or crosses; low-resolution scans, 20-40 px
     faint    faint pencil: ink 4-14% darker than the paper, paper texture and grain
     photo    photos: lighting gradients, vignetting, sensor noise and JPEG
     rotated  photos of tilted paper straightened without expanding: black triangles in the corners
@@ -136,7 +136,13 @@ def noisy(a: np.ndarray, sigma: float, rng) -> np.ndarray:
 
 def frame(image28, label, rng):
     ink = handwritten(image28, rng.integers(60, 120), rng)
-    ink = with_margins(ink, rng.uniform(-0.06, 0.03, 4))  # tight: touching or crossing the edges
+    if rng.random() < 0.5:  # a bolder pen
+        ink = ndimage.grey_dilation(ink, size=int(rng.integers(2, 6)))
+    h, w = ink.shape  # a cell cut from a grid: about square, the digit touching or crossing its edges
+    side_y, side_x = h * rng.uniform(0.9, 1.02), h * rng.uniform(0.75, 1.05)
+    top = int(round((h - side_y) / 2 + rng.uniform(-0.04, 0.04) * h))
+    left = int(round((w - side_x) / 2 + rng.uniform(-0.08, 0.08) * h))
+    ink = place(ink, (int(side_y), int(side_x)), -top, -left)
     ink = shrink_to(ink, int(rng.integers(20, 41)))  # a low-resolution scan
     paper = rng.uniform(0.72, 0.97)
     gray = noisy(on_paper(ink, paper, rng.uniform(0.55, 0.9)), rng.uniform(0.0, 0.03), rng)
