@@ -1,0 +1,99 @@
+"""read_number on whole numbers made of MNIST test digits (2 to 5 each, tests/composed.py), gapped and touching:
+exact-match accuracy, digit accuracy (1 - character error rate), right digit count, and plain predict on the
+same digits one by one (the ceiling that segmentation can reach).
+Settings are chosen with --split validation (train[-5000:]); the test split is for reporting.
+
+    MNIST_DIR=/work/shared/data/mnist python bench/numbers.py [--n 300] [--seed 0] [--threads 1] [--split test|validation]
+"""
+import sys
+
+if sys.path and sys.path[0] == __import__("os").path.dirname(__import__("os").path.abspath(__file__)):
+    del sys.path[0]  # this script's folder first on the path would make it the standard library's `numbers`
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from composed import compose  # noqa: E402
+from mnist_core.data import read_split  # noqa: E402
+from mnist_core.numbers import read_number  # noqa: E402
+from mnist_core.reader import load_model, predict  # noqa: E402
+
+
+def edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, start=1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run(model, images, labels, n: int, touching: bool, seed: int, show: int):
+    rng = np.random.default_rng(seed)
+    exact = count_ok = errors = total = alone_ok = 0
+    wrong = []
+    t0 = time.perf_counter()
+    for _ in range(n):
+        idx = rng.choice(len(images), size=int(rng.integers(2, 6)), replace=False)
+        truth = "".join(str(labels[i]) for i in idx)
+        canvas, _ = compose(images[idx], rng, touching)
+        text = read_number(model, canvas).text
+        exact += text == truth
+        count_ok += len(text) == len(truth)
+        errors += min(edit_distance(truth, text), len(truth))
+        total += len(truth)
+        alone_ok += sum(p.digit == labels[i] for p, i in zip(predict(model, [images[i] for i in idx]), idx))
+        if text != truth:
+            wrong.append(f"{truth}->{text or '(empty)'}")
+    seconds = time.perf_counter() - t0
+    kind = "touching" if touching else "gapped  "
+    print(f"{kind}: exact {exact / n:.1%} ({exact}/{n}), digit accuracy {1 - errors / total:.2%} ({total} digits), "
+          f"right count {count_ok / n:.1%}, predict alone {alone_ok / total:.2%}; {seconds / n * 1000:.0f} ms a number")
+    if show and wrong:
+        print("   misread:", " ".join(wrong[:show]))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, default=300, help="numbers of each kind (gapped, touching)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--split", choices=("test", "validation"), default="test",
+                   help="validation: the last 5,000 training digits, for choosing numbers.py's settings")
+    p.add_argument("--checkpoint", help="default: the shipped model")
+    p.add_argument("--show", type=int, default=12, help="misreadings printed per kind")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    folder = os.environ.get("MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist")
+    if args.split == "test":
+        images, labels = read_split(folder, "test")
+    else:
+        images, labels = (a[-5000:] for a in read_split(folder, "train"))
+    model = load_model(args.checkpoint)
+    print(f"python {' '.join(sys.argv)}")
+    print(f"CPU: {cpu_name()}, {args.threads} torch thread(s), torch {torch.__version__}; "
+          f"{args.n} numbers of 2-5 MNIST {args.split} digits per kind, seed {args.seed}")
+    for touching in (False, True):
+        run(model, images, labels, args.n, touching, args.seed, args.show)
+
+
+if __name__ == "__main__":
+    main()

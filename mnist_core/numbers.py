@@ -1,0 +1,246 @@
+"""Read whole numbers: every digit on a canvas or photo, left to right. One step per function.
+
+image -> ink map (preprocess.to_array + ink_map) -> connected marks, specks dropped -> marks whose
+horizontal extents overlap grouped into one digit (a two-stroke 5, a 7's crossbar) -> each group cut into
+the pieces that read best as digits (touching digits; one piece when it reads best whole) -> every digit's crop read by reader.predict in one batch -> Number.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from .preprocess import ink_map, to_array
+from .reader import Prediction, open_image, predict
+
+MIN_INK = 0.15  # ink weaker than this (0..1) is paper, whatever the brightest pixel
+INK_SHARE = 0.25  # ...and so is ink under this share of the brightest pixel (anti-aliased fringes, photo noise)
+SPECK_SHARE = 0.02  # marks with fewer pixels than this share of the largest mark's are specks
+MIN_PIXELS = 4  # a mark this small (pixels) is a speck however large the others are
+OVERLAP_SHARE = 0.5  # marks belong to one digit when their x-extents overlap by this share of the narrower one
+CONSIDER = 0.6  # a group narrower than this times its height is one digit, never cut
+STEP = 0.125  # touching digits may be cut once in every stretch this share of the group's height wide
+MIN_SIDE, MAX_SIDE = 0.25, 1.4  # widths a piece may have, in group heights (a narrow 1 is about 0.3)
+PIECE_COST = 0.1  # each piece's cost: reading as two digits must be worth more than this
+WIDE_FROM, WIDE_COST = 0.9, 0.5  # a piece wider than WIDE_FROM heights pays WIDE_COST per height beyond
+# (set on numbers composed of validation digits, MNIST train[-5000:], with bench/numbers.py --split validation;
+# width alone decides poorly: 2% of MNIST digits are wider than 1.2 times their height, a touching 1 is narrow)
+MARGIN = 4  # paper (pixels) around each digit's crop, so predict sees the ink surrounded by paper
+
+
+@dataclass
+class Number:
+    """What read_number found: the digits as text ("?" where a mark is not a digit), one Prediction and one
+    box (x0, y0, x1, y1, in the image's pixels, x1 and y1 exclusive) per digit, left to right."""
+
+    text: str
+    digits: list[Prediction]
+    boxes: list[tuple[int, int, int, int]]
+    message: str = ""  # why nothing was read, or a remark
+
+
+@dataclass
+class Part:
+    """A piece of ink: a boolean mask and where its top-left corner sits in the ink map."""
+
+    x0: int
+    y0: int
+    mask: np.ndarray  # (h, w) bool
+
+    @property
+    def x1(self) -> int:
+        return self.x0 + self.mask.shape[1]
+
+    @property
+    def y1(self) -> int:
+        return self.y0 + self.mask.shape[0]
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        return self.x0, self.y0, self.x1, self.y1
+
+
+def read_number(model, image) -> Number:
+    """Every digit in `image` (anything predict takes: PIL, numpy, Sketchpad dict, path), left to right.
+
+    Raises ImageError for an input that is not an image, as predict does.
+    """
+    if isinstance(image, (str, Path)):
+        size, image = header_size(image), open_image(image)
+    else:
+        size = image_size(image)
+    colour, alpha = to_array(image)
+    ink = ink_map(colour, alpha) if colour.size else np.zeros((0, 0), np.float32)
+    parts = split_touching(model, ink, group_by_overlap(find_marks(ink)))
+    if not parts:
+        return whole_image(model, image, size)
+    readings = predict(model, [crop(ink, p) for p in parts])  # the one batch that gives the digits
+    scale = (size[0] / ink.shape[1], size[1] / ink.shape[0])
+    return assemble(readings, [scaled(p.box, scale) for p in parts])
+
+
+def find_marks(ink: np.ndarray) -> list[Part]:
+    """The connected marks (8-connected) of the ink map, specks left out, left to right."""
+    peak = float(ink.max()) if ink.size else 0.0
+    if not peak >= MIN_INK:  # blank (also NaN)
+        return []
+    labels, n = ndimage.label(ink > max(MIN_INK, INK_SHARE * peak), structure=np.ones((3, 3)))
+    slices = ndimage.find_objects(labels)
+    marks = [Part(b[1].start, b[0].start, labels[b] == i) for i, b in enumerate(slices, start=1)]
+    mass = np.array([m.mask.sum() for m in marks])
+    keep = (mass >= SPECK_SHARE * mass.max()) & (mass >= MIN_PIXELS) if marks else []
+    return sorted((m for m, k in zip(marks, keep) if k), key=lambda m: m.x0)
+
+
+def group_by_overlap(marks: list[Part]) -> list[Part]:
+    """Marks merged into digits: two marks whose x-extents overlap by OVERLAP_SHARE of the narrower one are
+    one digit (the bar and body of a 5, a detached crossbar, a dot above), repeated until nothing merges."""
+    groups = list(marks)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                a, b = groups[i], groups[j]
+                overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+                if overlap >= OVERLAP_SHARE * min(a.x1 - a.x0, b.x1 - b.x0):
+                    groups[i] = union(a, b)
+                    del groups[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return sorted(groups, key=lambda g: g.x0)
+
+
+def union(a: Part, b: Part) -> Part:
+    x0, y0, x1, y1 = min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1)
+    mask = np.zeros((y1 - y0, x1 - x0), bool)
+    for p in (a, b):
+        mask[p.y0 - y0 : p.y1 - y0, p.x0 - x0 : p.x1 - x0] |= p.mask
+    return Part(x0, y0, mask)
+
+
+def split_touching(model, ink: np.ndarray, groups: list[Part]) -> list[Part]:
+    """Every group replaced by the digits it reads best as: itself, or pieces of it (touching digits)."""
+    return [piece for g in groups for piece in best_pieces(model, ink, g)]
+
+
+def cut_positions(mask: np.ndarray) -> list[int]:
+    """Where a group may be cut: its two ends and, in every stretch of STEP of its height, the column with
+    the least ink (where touching digits meet)."""
+    h, w = mask.shape
+    step = max(1, round(STEP * h))
+    ink = mask.sum(axis=0)
+    inner = [a + int(np.argmin(ink[a : a + step])) for a in range(step, w - step, step)]
+    return [0, *inner, w]
+
+
+def best_pieces(model, ink: np.ndarray, group: Part) -> list[Part]:
+    """The group cut into the pieces that read best, found by dynamic programming over cut_positions.
+
+    Every stretch between two cut positions that could be a digit (MIN_SIDE to MAX_SIDE of the group's
+    height wide, or the whole group) is read, all in one batch, and scored log p - PIECE_COST -
+    WIDE_COST * (how far its width exceeds WIDE_FROM of the height), p being the top probability predict
+    gives; the pieces with the best total win. A narrow group is one digit without reading.
+    """
+    h, w = group.mask.shape
+    if w <= CONSIDER * h:
+        return [group]
+    cuts = cut_positions(group.mask)
+    last = len(cuts) - 1
+    spans = [(i, j) for i in range(last) for j in range(i + 1, last + 1)
+             if (i, j) == (0, last) or MIN_SIDE * h <= cuts[j] - cuts[i] <= MAX_SIDE * h]
+    pieces = [trim(group.x0 + cuts[i], group.y0, group.mask[:, cuts[i] : cuts[j]]) for i, j in spans]
+    readings = predict(model, [crop(ink, p) for p in pieces])
+    score = {}
+    for (i, j), r in zip(spans, readings):
+        if r.probs is not None:
+            wide = max(0.0, (cuts[j] - cuts[i]) / h - WIDE_FROM)
+            score[i, j] = np.log(max(float(r.probs.max()), 1e-12)) - PIECE_COST - WIDE_COST * wide
+    best, back = {0: 0.0}, {}
+    for j in range(1, last + 1):
+        options = [(best[i] + score[i, j], i) for i in range(j) if i in best and (i, j) in score]
+        if options:
+            best[j], back[j] = max(options)
+    if last not in best:
+        return [group]
+    ends, j = [], last
+    while j:
+        ends.append(j)
+        j = back[j]
+    starts = [0, *reversed(ends[1:])]
+    chosen = dict(zip(spans, pieces))
+    return [chosen[i, j] for i, j in zip(starts, reversed(ends))]
+
+
+def trim(x0: int, y0: int, mask: np.ndarray) -> Part:
+    """The part cut to the box of its ink (a cut can leave empty rows above or below one side)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return Part(x0, y0, mask)
+    return Part(x0 + cols[0], y0 + rows[0], mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+
+
+def crop(ink: np.ndarray, part: Part) -> np.ndarray:
+    """The part's ink (soft values kept, other marks inside its box removed) on black paper with a margin:
+    white ink on black, 0..1, the form predict reads like any other image."""
+    grown = ndimage.binary_dilation(np.pad(part.mask, 1))  # the anti-aliased fringe just outside the mask
+    y0, x0 = part.y0 - 1, part.x0 - 1
+    window = np.zeros(grown.shape, np.float32)
+    ys, xs = slice(max(y0, 0), min(part.y1 + 1, ink.shape[0])), slice(max(x0, 0), min(part.x1 + 1, ink.shape[1]))
+    window[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0] = ink[ys, xs]
+    return np.pad(window * grown, MARGIN)
+
+
+def assemble(readings: list[Prediction], boxes: list[tuple[int, int, int, int]]) -> Number:
+    """The Number from one reading per part: parts with nothing to read (a dot, a faint scrap) are left out
+    and mentioned; a part predict refuses as not a digit (digit None) shows as "?"."""
+    kept = [(r, b) for r, b in zip(readings, boxes) if r.probs is not None]
+    dropped = len(readings) - len(kept)
+    if not kept:
+        return Number("", [], [], readings[0].message if readings else "nothing to read")
+    text = "".join("?" if r.digit is None else str(r.digit) for r, _ in kept)
+    remarks = []
+    if "?" in text:
+        remarks.append(f"{text.count('?')} mark(s) are not digits (shown as ?)")
+    if dropped:
+        remarks.append(f"{dropped} small mark(s) left out")
+    return Number(text, [r for r, _ in kept], [b for _, b in kept], "; ".join(remarks))
+
+
+def whole_image(model, image, size: tuple[int, int]) -> Number:
+    """No marks found: predict's own reading of the whole image says why (a blank canvas, only a speck)."""
+    reading = predict(model, image)
+    if reading.probs is None:
+        return Number("", [], [], reading.message)
+    text = "?" if reading.digit is None else str(reading.digit)  # predict saw a digit the marks missed: the whole
+    return Number(text, [reading], [(0, 0, *size)], reading.message)
+
+
+def image_size(image) -> tuple[int, int]:
+    """(width, height) of the image as given, before predict's shrinking of large images."""
+    if isinstance(image, dict):
+        image = image.get("composite")
+    if isinstance(image, Image.Image):
+        w, h = image.size
+        return (h, w) if image.getexif().get(0x0112, 1) >= 5 else (w, h)  # EXIF orientations 5-8 turn it
+    if isinstance(image, np.ndarray) and image.ndim >= 2:
+        return image.shape[1], image.shape[0]
+    return 0, 0
+
+
+def header_size(path) -> tuple[int, int]:
+    try:
+        with Image.open(path) as im:
+            return image_size(im)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return 0, 0  # open_image raises the reason next
+
+
+def scaled(box: tuple[int, int, int, int], scale: tuple[float, float]) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = box
+    sx, sy = scale
+    return int(x0 * sx), int(y0 * sy), int(np.ceil(x1 * sx)), int(np.ceil(y1 * sy))
+
