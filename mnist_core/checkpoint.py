@@ -14,8 +14,11 @@ from safetensors.torch import load_file, save_file
 from .config import TrainConfig
 from .model import DigitCNN, ModelConfig
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 OLD_FORMATS = {1: "format 1 held the older network with batch norm before pooling: retrain it"}
+# Format 2 predates the validation split, outlier exposure and calibration: such a model loads as trained,
+# with no held-out split, no outlier exposure, temperature 1 and no "not a digit" threshold.
+FORMAT_2_TRAINING = {"validation": 0, "outlier_weight": 0.0}
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist_cnn.safetensors"
 
 
@@ -43,6 +46,7 @@ def save_checkpoint(path, model, train_config: TrainConfig, metrics: dict, devic
         "model_config": asdict(model.config),
         "train_config": asdict(train_config),
         "metrics": metrics,
+        "calibration": {"temperature": model.temperature, "threshold": model.threshold},
         "device": device,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -88,7 +92,9 @@ def load_checkpoint(path=None, device=None) -> Checkpoint:
         raise CheckpointError(f"{path}: a safetensors file without mnist_core metadata")
     try:
         meta = json.loads(raw)
-        if meta.get("format_version") != FORMAT_VERSION:
+        if meta.get("format_version") == 2:
+            meta["train_config"] = {**FORMAT_2_TRAINING, **meta["train_config"]}
+        elif meta.get("format_version") != FORMAT_VERSION:
             version = meta.get("format_version")
             why = f"; {OLD_FORMATS[version]}" if version in OLD_FORMATS else ""
             raise ValueError(f"format version {version}, this code reads {FORMAT_VERSION}{why}")
@@ -96,6 +102,11 @@ def load_checkpoint(path=None, device=None) -> Checkpoint:
         train_config = from_dict(TrainConfig, meta["train_config"])
         model = DigitCNN(model_config)
         model.load_state_dict(weights)
+        calibration = meta.get("calibration") or {}  # none: plain softmax, nothing refused
+        model.temperature = float(calibration.get("temperature", 1.0))
+        model.threshold = None if calibration.get("threshold") is None else float(calibration["threshold"])
+        if not model.temperature > 0:
+            raise ValueError(f"temperature must be positive, got {model.temperature}")
         checkpoint = Checkpoint(model, model_config, train_config, dict(meta["metrics"]), str(meta["device"]),
                                 str(meta["created"]), path)
     except (ValueError, KeyError, TypeError, RuntimeError) as e:

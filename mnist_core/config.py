@@ -11,12 +11,15 @@ class TrainConfig:
     batch_size: int = 128  # images per step
     lr: float = 8e-3  # peak learning rate of the one-cycle schedule
     weight_decay: float = 1e-4  # AdamW, decoupled
-    label_smoothing: float = 0.1  # softer targets: steadier early accuracy; probabilities top out near 0.91
-    augment: bool = True  # random rotation, zoom, shear and shift of every batch
+    label_smoothing: float = 0.1  # softer targets: steadier early accuracy (calibration undoes its shyness)
+    augment: bool = True  # random rotation, zoom, shear, shift, elastic bending and stroke width of every batch
+    outlier_weight: float = 0.5  # outlier exposure: weight of the loss pushing non-digits to uniform (0: off)
+    validation: int = 5000  # the last N training images, held out to evaluate, calibrate and choose settings
+    # (0 only describes models from before the split; the engine holds out at least MIN_VALIDATION)
     seed: int = 0
-    eval_every: int = 100  # steps between test-set evaluations (and at the end of each epoch)
+    eval_every: int = 100  # steps between validation evaluations (and at the end of each epoch)
     log_every: int = 10  # steps between train loss/accuracy events
-    train_subset: int = 0  # use only the first N training images (0: all of them)
+    train_subset: int = 0  # use only the first N training images that are not held out (0: all of them)
 
     def __post_init__(self):
         """Refuse settings outside sensible bounds, with a message a user can act on."""
@@ -30,9 +33,10 @@ class TrainConfig:
             raise ValueError(f"augment must be true or false, got {self.augment!r}")
 
 
+MIN_VALIDATION = 1000
 BOUNDS = [  # (field, lowest, highest) accepted
     ("epochs", 1, 100), ("batch_size", 8, 4096), ("lr", 1e-6, 1.0), ("weight_decay", 0, 1),
-    ("label_smoothing", 0, 0.5), ("seed", 0, 2**31 - 1), ("eval_every", 1, 10**6), ("log_every", 1, 10**6),
+    ("label_smoothing", 0, 0.5), ("outlier_weight", 0, 10), ("validation", 0, 20_000), ("seed", 0, 2**31 - 1), ("eval_every", 1, 10**6), ("log_every", 1, 10**6),
     ("train_subset", 0, 10**7),
 ]
 

@@ -8,16 +8,21 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .augment import random_affine
-from .config import TrainConfig, pick_device, pick_precision
+from .augment import random_affine, random_thickness
+from .calibration import calibrated, expected_calibration_error, fit_temperature, refusal_threshold
+from .config import MIN_VALIDATION, TrainConfig, pick_device, pick_precision
 from .data import Split
-from .evaluation import evaluate
+from .evaluation import evaluate, predict_logits
 from .model import DigitCNN, ModelConfig, count_parameters
+
+ELASTIC = 0.06  # max elastic displacement of augmented images, fraction of the side
+OUTLIER_SHARE = 4  # a batch of B digits carries B / OUTLIER_SHARE non-digits under outlier exposure
 
 
 @dataclass
 class Event:
-    """Progress of a run. test_acc and per_class are set at evaluation points; model on the last event only."""
+    """Progress of a run. val_acc and per_class (of the validation split) are set at evaluation points;
+    test_acc (the test set, used only to report), per_class of the test set, and the model on the last event."""
 
     kind: str  # "step", "eval", "done" (ran to the end) or "stopped" (a stop was requested)
     iteration: int
@@ -30,14 +35,17 @@ class Event:
     elapsed: float  # seconds since the start of training, evaluation time included
     train_time: float  # seconds spent on training steps alone
     precision: str  # "bf16" (autocast) or "float32"
+    val_acc: float | None = None
     test_acc: float | None = None
     per_class: list[float] | None = None
+    val_ece: tuple[float, float] | None = None  # the validation split's calibration error before and after
     model: DigitCNN | None = field(default=None, repr=False)
 
     def metrics(self) -> dict:
         """What a checkpoint records about the run that this last event ends."""
-        return {"test_acc": self.test_acc, "per_class": self.per_class, "train_time_s": round(self.train_time, 1),
-                "precision": self.precision,  # of the training steps and of the evaluation that gave test_acc
+        return {"val_acc": self.val_acc, "test_acc": self.test_acc, "per_class": self.per_class,
+                "val_ece": self.val_ece, "train_time_s": round(self.train_time, 1),
+                "precision": self.precision,  # of the training steps and of the evaluations
                 "parameters": count_parameters(self.model)}
 
 
@@ -49,16 +57,33 @@ def train(
     device: torch.device | str | None = None,
     stop: threading.Event | None = None,
     precision: str | None = None,
+    extra: Split | None = None,
+    non_digits: torch.Tensor | None = None,
 ):
     """Train a fresh model, yielding Events; the last one ("done" or "stopped") carries the model.
+
+    The last config.validation training images are held out: evaluated during the run, and used at the end
+    to fit the model's temperature and "not a digit" threshold (mnist_core.calibration). The test set is
+    evaluated once, at the end, to report. extra: more labelled digits for training only (e.g. printed ones);
+    non_digits: normalized images (N, 1, 28, 28) of drawings that are not digits, for outlier exposure
+    (Hendrycks et al., 2019): with config.outlier_weight > 0 their softmax is pushed towards uniform.
     precision: "bf16" or "float32" (default: the faster one for the device, see pick_precision)."""
     device = pick_device(device) if not isinstance(device, torch.device) else device
     precision = pick_precision(device, precision)
     torch.manual_seed(config.seed)
     gen = torch.Generator(device=device).manual_seed(config.seed)
-    images, labels = train_set.images.to(device), train_set.labels.to(device)
+    held = config.validation
+    if held < MIN_VALIDATION:
+        raise ValueError(f"validation must hold out at least {MIN_VALIDATION:,} training images, got {held}")
+    if held >= len(train_set):
+        raise ValueError(f"validation holds out {held} images, but there are only {len(train_set)} to train on")
+    val_set = Split(train_set.images[-held:].to(device), train_set.labels[-held:].to(device))
+    images, labels = train_set.images[:-held].to(device), train_set.labels[:-held].to(device)
     if config.train_subset:
         images, labels = images[: config.train_subset], labels[: config.train_subset]
+    if extra is not None:
+        images, labels = torch.cat([images, extra.images.to(device)]), torch.cat([labels, extra.labels.to(device)])
+    outliers = non_digits.to(device) if non_digits is not None and config.outlier_weight > 0 else None
     test_set = Split(test_set.images.to(device), test_set.labels.to(device))
     model = DigitCNN(model_config).to(device, memory_format=torch.channels_last)  # faster convs on CPU and GPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
@@ -72,17 +97,34 @@ def train(
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
+    def batch(idx):
+        """The digits at idx (and, under outlier exposure, a quarter as many random non-digits), augmented."""
+        x = images[idx]
+        if outliers is not None:
+            pick = torch.randint(len(outliers), (len(idx) // OUTLIER_SHARE,), generator=gen, device=device)
+            x = torch.cat([x, outliers[pick]])
+        if config.augment:
+            x = random_affine(random_thickness(x, generator=gen), generator=gen, elastic=ELASTIC)
+        return x.contiguous(memory_format=torch.channels_last)
+
     def step_on(x, y):
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            logits = model(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+            out = model(x).float()
+        logits = out[: len(y)]
+        loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+        if len(out) > len(y):  # cross-entropy of the non-digits against the uniform distribution
+            rest = out[len(y) :]
+            loss = loss + config.outlier_weight * (torch.logsumexp(rest, 1) - rest.mean(1)).mean()
         return logits, loss
 
     # One warm-up forward and backward outside the timed region (as airbench does): CUDA context, cuDNN's
     # algorithm search and the CPU's kernel choice happen here. On a copy in eval mode, so the run's weights,
     # batch-norm statistics and random numbers are untouched.
     warm = copy.deepcopy(model).eval()
-    x0 = images[: config.batch_size].contiguous(memory_format=torch.channels_last)
+    x0 = images[: config.batch_size]
+    if outliers is not None:
+        x0 = torch.cat([x0, outliers[: config.batch_size // OUTLIER_SHARE]])
+    x0 = x0.contiguous(memory_format=torch.channels_last)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
         warm(x0).float().sum().backward()
     del warm, x0
@@ -113,10 +155,8 @@ def train(
                 yield event("stopped", model=model.eval())
                 return
             idx = order[step * config.batch_size : (step + 1) * config.batch_size]
-            x, y = images[idx], labels[idx]
-            if config.augment:
-                x = random_affine(x, generator=gen)
-            logits, loss = step_on(x.contiguous(memory_format=torch.channels_last), y)
+            y = labels[idx]
+            logits, loss = step_on(batch(idx), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -137,11 +177,26 @@ def train(
             loss_sum.zero_(), correct_sum.zero_()
             window = 0
             if evaluating:
-                acc, per_class = evaluate(model, test_set, precision)  # in the run's precision, as recorded
-                kind = "done" if last_step else "eval"
-                yield event(kind, test_acc=acc, per_class=per_class, model=model.eval() if last_step else None)
+                acc, per_class = evaluate(model, val_set, precision)  # in the run's precision, as recorded
                 if last_step:
+                    ece = calibrate(model.eval(), val_set, precision)
+                    test_acc, test_per_class = evaluate(model, test_set, precision)
+                    yield event("done", val_acc=acc, test_acc=test_acc, per_class=test_per_class, val_ece=ece,
+                                model=model)
                     return
+                yield event("eval", val_acc=acc, per_class=per_class)
             else:
                 yield event("step")
             mark = time.perf_counter()  # evaluation, and whatever the consumer did, is not training time
+
+
+def calibrate(model: DigitCNN, val_set: Split, precision: str) -> tuple[float, float]:
+    """Fit the model's temperature and "not a digit" threshold on the validation split; returns its expected
+    calibration error before and after."""
+    logits = predict_logits(model, val_set.images, precision)
+    labels = val_set.labels.cpu().numpy()
+    before = expected_calibration_error(torch.softmax(logits, 1).cpu().numpy(), labels)
+    model.temperature = fit_temperature(logits, val_set.labels)
+    probs = calibrated(logits, model).cpu().numpy()
+    model.threshold = refusal_threshold(probs.max(1))
+    return round(before, 5), round(expected_calibration_error(probs, labels), 5)

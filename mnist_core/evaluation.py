@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .calibration import calibrated
 from .data import Split
 
 
@@ -41,7 +42,7 @@ class Examination:
     """Every prediction of a model on a split, and what they add up to."""
 
     predicted: np.ndarray  # (N,) the predicted class
-    confidence: np.ndarray  # (N,) its softmax probability
+    confidence: np.ndarray  # (N,) its calibrated probability
     confusion: np.ndarray  # (classes, classes), rows = true class
 
     @property
@@ -55,7 +56,7 @@ class Examination:
 
 def examine(model: torch.nn.Module, split: Split, precision: str = "float32") -> Examination:
     """The model on a split, each prediction kept."""
-    probs = torch.softmax(predict_logits(model, split.images, precision), dim=1).cpu()
+    probs = calibrated(predict_logits(model, split.images, precision), model).cpu()
     confidence, predicted = probs.max(1)
     confusion = confusion_matrix(split.labels, predicted, probs.shape[1])
     return Examination(predicted.numpy(), confidence.numpy(), confusion)

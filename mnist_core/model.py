@@ -55,6 +55,11 @@ class DigitCNN(nn.Module):
     def __init__(self, config: ModelConfig = ModelConfig()):
         super().__init__()
         self.config = config
+        # Post-hoc calibration, fitted on held-out data after training and kept in the checkpoint (see
+        # mnist_core.calibration): probabilities are softmax(logits / temperature), and a reading whose top
+        # probability is under `threshold` is "not a digit" (None: never refused).
+        self.temperature: float = 1.0
+        self.threshold: float | None = None
         c_in = [1, *config.channels[:-1]]
         self.features = nn.Sequential(*(stage(i, o, config.convs_per_stage) for i, o in zip(c_in, config.channels)))
         self.classifier = nn.Sequential(

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from .calibration import calibrated
 from .checkpoint import load_checkpoint
 from .data import normalize
 from .preprocess import MAX_SIDE, Digit, ImageError, fit_bands, fit_image, preprocess, reduction, target_mode
@@ -21,15 +22,17 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own guard, which errors at twice
 
 @dataclass
 class Prediction:
-    """The ten probabilities (None when there is nothing to read), the digit, and the 28x28 the network saw."""
+    """The ten calibrated probabilities (None when there is nothing to read), the digit (None also when the
+    reading is refused as "not a digit"), and the 28x28 the network saw."""
 
     probs: np.ndarray | None
     pixels: np.ndarray | None  # (28, 28) float 0..1, white ink on black
-    message: str = ""
+    message: str = ""  # why nothing was read, why it is not a digit, or a remark
+    refused: bool = False  # read, but the top probability is under the model's "not a digit" threshold
 
     @property
     def digit(self) -> int | None:
-        return None if self.probs is None else int(self.probs.argmax())
+        return None if self.probs is None or self.refused else int(self.probs.argmax())
 
     def as_label(self) -> dict[str, float]:
         """{"0": p0, ..., "9": p9}, the value gr.Label shows; empty when there is nothing to read."""
@@ -181,6 +184,9 @@ def predict(model: torch.nn.Module, images):
     A single image that cannot be read raises ImageError; in a list, it gets a Prediction with probs
     None and the reason as its message, and the others are read. Files are opened one at a time and
     each dropped once read, so a long list of big files costs the memory of one.
+
+    A reading whose top probability is under the model's "not a digit" threshold is refused: its digit is
+    None, its probabilities are kept, and its message begins with "not a digit".
     """
     single = not isinstance(images, (list, tuple))
     if single:
@@ -199,14 +205,27 @@ def predict(model: torch.nn.Module, images):
         x = torch.from_numpy(np.stack([digits[i].pixels for i in readable])).unsqueeze(1)
         x = normalize(x).to(device, memory_format=torch.channels_last)
         probs = dict(zip(readable, probabilities(model, x).cpu().numpy()))
-    out = [Prediction(probs.get(i), d.pixels, d.message) for i, d in enumerate(digits)]
+    out = [judged(Prediction(probs.get(i), d.pixels, d.message), getattr(model, "threshold", None))
+           for i, d in enumerate(digits)]
     return out[0] if single else out
+
+
+def judged(prediction: Prediction, threshold: float | None) -> Prediction:
+    """The prediction refused as "not a digit" when its top probability is under the model's threshold (set on
+    held-out digits, see mnist_core.calibration); the probabilities stay, so they can still be shown."""
+    if prediction.probs is None or threshold is None or prediction.probs.max() >= threshold:
+        return prediction
+    top = float(prediction.probs.max())
+    prediction.refused = True
+    prediction.message = (f"not a digit: this does not look like any digit the network knows (at most "
+                          f"{100 * top:.0f}% sure)" + (f"; {prediction.message}" if prediction.message else ""))
+    return prediction
 
 
 def probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The calibrated probabilities (N, 10) for normalized inputs (N, 1, 28, 28): softmax of the logits divided
     by the model's temperature (fitted after training and kept in its checkpoint; 1 when it has none)."""
-    return torch.softmax(model(x).float() / getattr(model, "temperature", 1.0), dim=1)
+    return calibrated(model(x), model)
 
 
 def read(image) -> Digit:

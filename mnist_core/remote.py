@@ -25,6 +25,7 @@ def train_plain(config: dict, data_dir: str | None = None) -> Iterator[dict]:
         if ev.model is not None:
             plain["state_dict"] = {k: v.detach().cpu() for k, v in ev.model.state_dict().items()}
             plain["model_config"] = dataclasses.asdict(ev.model.config)
+            plain["calibration"] = (ev.model.temperature, ev.model.threshold)
         yield plain
 
 
@@ -41,10 +42,12 @@ def _rebuilt(plain_events: Iterator[dict]) -> Iterator[Event]:
     for plain in plain_events:
         plain = dict(plain)
         state, model_config = plain.pop("state_dict", None), plain.pop("model_config", None)
+        calibration = plain.pop("calibration", (1.0, None))
         model = None
         if state is not None:
             model = DigitCNN(from_dict(ModelConfig, model_config))  # the checkpoint's own strict rebuild
             model.load_state_dict(state)
+            model.temperature, model.threshold = calibration
             model = model.to(memory_format=torch.channels_last).eval()
         yield Event(**plain, model=model)
 

@@ -13,7 +13,9 @@ class History:
     def add(self, ev: Event):
         self.rows.append((ev.iteration, "train loss", ev.train_loss))
         self.rows.append((ev.iteration, "train accuracy", ev.train_acc))
-        if ev.test_acc is not None:
+        if ev.val_acc is not None:  # held out from training: the curve that shows over-fitting
+            self.rows.append((ev.iteration, "validation accuracy", ev.val_acc))
+        if ev.test_acc is not None:  # once, at the end
             self.rows.append((ev.iteration, "test accuracy", ev.test_acc))
 
     def series(self, metric: str) -> tuple[list[int], list[float]]:
@@ -28,8 +30,8 @@ def plot_curves(history: History, path, title: str = "") -> Path:
     ax_loss, ax_acc = fig.subplots(1, 2)
     ax_loss.plot(*history.series("train loss"), label="train loss")
     ax_loss.set(xlabel="iteration", ylabel="cross-entropy", title="loss")
-    for metric in ("train accuracy", "test accuracy"):
-        ax_acc.plot(*history.series(metric), label=metric, marker="o" if metric.startswith("test") else None, ms=3)
+    for metric in ("train accuracy", "validation accuracy", "test accuracy"):
+        ax_acc.plot(*history.series(metric), label=metric, marker=None if metric.startswith("train") else "o", ms=3)
     ax_acc.set(xlabel="iteration", ylabel="accuracy", title="accuracy", ylim=(0.9, 1.0))
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)

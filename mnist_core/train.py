@@ -65,14 +65,18 @@ def main(argv=None):
         bar.update(ev.iteration - bar.n)
         bar.set_postfix(loss=f"{ev.train_loss:.3f}", img_s=f"{ev.images_per_sec:,.0f}")
         history.add(ev)
-        if ev.test_acc is not None:
+        if ev.val_acc is not None:
             bar.write(f"Iteration: {ev.iteration}, Epoch: {ev.epoch:.2f}, Loss: {ev.train_loss:.4f}, "
-                      f"Accuracy: {100 * ev.test_acc:.2f}%")
+                      f"Validation accuracy: {100 * ev.val_acc:.2f}%")
     bar.close()
     out = save_checkpoint(args.out, ev.model, config, ev.metrics(), device_name(device))
     plot_curves(history, out.with_suffix(".png"), title=f"{device_name(device)}, {precision}, {config.epochs} epochs")
-    print(f"test accuracy {100 * ev.test_acc:.2f}% after {ev.train_time:.1f} s of training; saved {out} and "
-          f"{out.with_suffix('.png')}")
+    before, after = ev.val_ece
+    print(f"validation accuracy {100 * ev.val_acc:.2f}%, test accuracy {100 * ev.test_acc:.2f}% after "
+          f"{ev.train_time:.1f} s of training")
+    print(f"calibration on the validation split: temperature {ev.model.temperature:.3f}, expected calibration error "
+          f"{100 * before:.2f}% -> {100 * after:.2f}%; 'not a digit' under a top probability of {ev.model.threshold:.3f}")
+    print(f"saved {out} and {out.with_suffix('.png')}")
     return 0
 
 

@@ -25,10 +25,12 @@ def test_events_arrive_and_loss_falls(mnist):
     assert steps == sorted(steps) and steps[-1] == 64 == events[-1].total_iterations
     losses = [e.train_loss for e in events]
     assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3
-    evals = [e for e in events if e.test_acc is not None]
+    evals = [e for e in events if e.val_acc is not None]
     assert len(evals) == 4  # every 16 steps, each with per-class accuracy too
-    assert evals[-1].test_acc > 0.85 and all(len(e.per_class) == 10 for e in evals)
+    assert evals[-1].val_acc > 0.85 and all(len(e.per_class) == 10 for e in evals)
+    assert [e for e in events if e.test_acc is not None] == [events[-1]]  # the test set only reports, at the end
     last = events[-1]
+    assert last.test_acc > 0.85 and last.model.temperature > 0 and 0 < last.model.threshold < 1
     assert last.epoch == 2 and last.images_per_sec > 0 and 0 < last.train_time <= last.elapsed
     assert 0 < last.lr < SMALL.lr
     assert last.precision == pick_precision(torch.device("cpu")) and last.metrics()["precision"] == last.precision
@@ -80,3 +82,29 @@ def test_unknown_precision_is_refused(mnist):
 def test_model_settings_that_would_build_a_broken_network_are_refused(bad, message):
     with pytest.raises(ValueError, match=message):
         ModelConfig(**bad)
+
+
+def test_the_validation_split_is_the_last_images_and_is_held_out(mnist):
+    """Mislabel the last 1,000 training images: if they were trained on or were not the validation split, the
+    validation accuracy would not collapse while the test accuracy stays high."""
+    train_set, _ = mnist
+    labels = train_set.labels.clone()
+    labels[-1000:] = (labels[-1000:] + 1) % 10
+    config = TrainConfig(epochs=1, batch_size=64, train_subset=2048, eval_every=1000, log_every=8, validation=1000)
+    last = list(train(config, Split(train_set.images, labels), small_test(mnist)))[-1]
+    assert last.val_acc < 0.1 and last.test_acc > 0.85
+
+
+def test_outlier_exposure_lowers_confidence_on_non_digits(mnist):
+    """Non-digits (here: random blobs) trained towards the uniform distribution get lower top probabilities
+    than the same run without them."""
+    g = torch.Generator().manual_seed(0)
+    blobs = torch.nn.functional.avg_pool2d(torch.randn(600, 1, 28, 28, generator=g), 5, 1, 2) * 4
+    config = TrainConfig(epochs=1, batch_size=64, train_subset=2048, eval_every=1000, log_every=8, validation=1000)
+    tops = []
+    for weight in (0.0, 1.0):
+        run = TrainConfig(**{**config.__dict__, "outlier_weight": weight})
+        model = list(train(run, mnist[0], small_test(mnist), non_digits=blobs[:500]))[-1].model
+        with torch.no_grad():
+            tops.append(torch.softmax(model(blobs[500:]), 1).max(1).values.mean().item())
+    assert tops[1] < 0.16 and tops[0] > tops[1] + 0.08  # near uniform (0.1), and well below the plain run
