@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 SIDE = 128  # canvas side (px): small enough to draw thousands a second, big enough for a 2% brush
+SUPERSAMPLE = 2  # drawn at this multiple of the side, then box-averaged down: smooth edges
 STEP = 0.04  # strokes are resampled every STEP (unit-box lengths) before the warp
 
 
@@ -345,11 +346,12 @@ def densify(stroke, step=STEP) -> np.ndarray:
 
 
 def render(strokes, rng: np.random.Generator, side=SIDE, width=(0.02, 0.12), height=(0.35, 0.8), wobble=0.03,
-           tilt=12.0, slant=0.3) -> np.ndarray:
+           tilt=12.0, slant=0.3, max_width=0.18) -> np.ndarray:
     """Draw a glyph (strokes in a unit box) as a person would: returns (side, side) uint8, black ink on white.
 
     width: brush diameter as a share of the side; height: glyph height as a share of the side;
-    wobble: amplitude of the smooth warp (unit-box lengths); tilt: max rotation (degrees); slant: max shear.
+    wobble: amplitude of the smooth warp (unit-box lengths); tilt: max rotation (degrees); slant: max shear;
+    max_width: the brush is at most this share of the glyph's size.
     """
     lines = [densify(s) for s in strokes]
     pts = np.concatenate(lines)
@@ -369,7 +371,7 @@ def render(strokes, rng: np.random.Generator, side=SIDE, width=(0.02, 0.12), hei
     m = rot @ np.array([[aspect, -k], [0, 1 / aspect]])  # shear x by y: a slant to the right for k > 0
     scale = rng.uniform(*height) * side
     offset = side / 2 + rng.normal(0, 0.06 * side, 2)  # roughly, not exactly, in the middle
-    w = max(1, int(round(min(rng.uniform(*width) * side, 0.25 * scale))))  # a brush wider than a quarter of the drawing fills it in
+    w = max(1.0, min(rng.uniform(*width) * side, max_width * scale))  # brush (px); wider fills the drawing in
     placed = [q @ m.T * scale + offset for q in warped]
     allxy = np.concatenate(placed)
     lo, hi, room = allxy.min(0), allxy.max(0), side - w - 2  # the ink must stay on the canvas
@@ -378,17 +380,30 @@ def render(strokes, rng: np.random.Generator, side=SIDE, width=(0.02, 0.12), hei
         placed = [(xy - offset) * shrink + offset for xy in placed]
         lo, hi = (lo - offset) * shrink + offset, (hi - offset) * shrink + offset
     shift = np.clip(lo, w / 2 + 1, None) - lo + np.clip(hi, None, side - w / 2 - 1) - hi
-    img = Image.new("L", (side, side), 255)
+    img = Image.new("L", (SUPERSAMPLE * side, SUPERSAMPLE * side), 255)
     draw = ImageDraw.Draw(img)
-    r = w / 2
+    wide = max(1, round(SUPERSAMPLE * w))
+    r = wide / 2
     for xy in placed:
-        xy = xy + shift
+        xy = (xy + shift) * SUPERSAMPLE
         if len(xy) > 1:
-            draw.line(xy.ravel().tolist(), fill=0, width=w)
-        if w > 2:  # a round pen: round ends and joints (Pillow's joint="curve" is several times slower)
-            for box in np.hstack([xy - r, xy + r]).tolist():
+            draw.line(xy.ravel().tolist(), fill=0, width=wide)
+        if wide > 2:  # a round pen: round ends, and round joints where the stroke turns (joint="curve" is slower)
+            for box in np.hstack([xy - r, xy + r])[corners(xy)].tolist():
                 draw.ellipse(box, fill=0)
+    return np.asarray(img.reduce(SUPERSAMPLE))  # smooth edges, as a browser canvas draws them
     return np.asarray(img)
+
+
+def corners(xy: np.ndarray, degrees: float = 20.0) -> np.ndarray:
+    """Which points of a polyline are its ends or turn by more than `degrees` (where a wide line shows a notch)."""
+    keep = np.ones(len(xy), bool)
+    if len(xy) > 2:
+        d = np.diff(xy, axis=0)
+        a, b = d[:-1], d[1:]
+        cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-9)
+        keep[1:-1] = cos < np.cos(np.radians(degrees))
+    return keep
 
 
 def split_code(split: str) -> int:
@@ -432,22 +447,23 @@ def drawn_digits(n: int, seed: int, return_styles: bool = False, side: int = SID
         name = list(DIGIT_STYLES[d])[rng.integers(len(DIGIT_STYLES[d]))]
         styles.append(name)
         images.append(render(DIGIT_STYLES[d][name], rng, side, width=(0.03, 0.1), height=(0.45, 0.8),
-                             wobble=0.025, tilt=10.0, slant=0.25))
+                             wobble=0.025, tilt=10.0, slant=0.25, max_width=0.22))
     images = np.stack(images) if n else np.zeros((0, side, side), np.uint8)
     return (images, labels, styles) if return_styles else (images, labels)
 
 
 # ----- printed digits
 
-SYMBOL_FONTS = ("cmex10", "cmsy10", "STIXSiz", "STIXNonUni", "LastResort")  # no digits, or not ones that read as digits
+# no digits, or not ones that read as digits (cmmi10's are old-style figures: a 0 like an "o", a 9 below the line)
+SYMBOL_FONTS = ("cmex10", "cmsy10", "cmmi10", "STIXSiz", "STIXNonUni", "LastResort")
 EVAL_FAMILIES = ("DejaVu", "Liberation")  # eval_fonts' families: matplotlib's own DejaVu copies are left out of training
 
 
 def training_fonts() -> list[str]:
     """matplotlib's bundled TrueType fonts whose digits look like digits: STIX and Computer Modern.
 
-    Symbol fonts are left out, and so is matplotlib's copy of DejaVu: the same typeface as the system's
-    DejaVu fonts in eval_fonts(), which would otherwise not be held out."""
+    Symbol fonts and cmmi10 (old-style figures) are left out, and so is matplotlib's copy of DejaVu: the same
+    typeface as the system's DejaVu fonts in eval_fonts(), which would otherwise not be held out."""
     import matplotlib
 
     folder = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "fonts", "ttf")
