@@ -1,0 +1,102 @@
+"""Inside the network for one 28x28 input: each stage's feature maps, the hidden layer, the outputs, and which
+pixels pushed the answer towards or away from a digit (Integrated Gradients, from Captum).
+
+Everything is derived from the model itself (its stages and layers), so any ModelConfig works."""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from captum.attr import IntegratedGradients
+from torch import nn
+
+from .data import normalize
+from .reader import probabilities
+
+IG_STEPS = 16  # points on the path from black to the drawing (Gauss-Legendre, Captum's default method). On the test
+# drawings the maps correlate at 0.99 with 256 steps' and sum to the logit's change within 6% (tests/test_inside.py),
+# at a third of the cost of Captum's default 50 steps
+
+
+@dataclass
+class Activations:
+    """What each layer makes of one input, as numpy arrays."""
+
+    input: np.ndarray  # (28, 28): the normalized input the network reads (zero mean, unit variance over MNIST)
+    stages: list[np.ndarray]  # per stage, its feature maps after its ReLU: (channels, side, side)
+    hidden: np.ndarray  # (hidden,): the fully connected layer after its ReLU
+    logits: np.ndarray  # (10,): the outputs before softmax
+    probs: np.ndarray  # (10,): reader.probabilities, the calibrated probabilities the app shows
+
+    @property
+    def ranking(self) -> np.ndarray:
+        """The digits from most to least probable: ranking[0] is the answer, ranking[1] the runner-up."""
+        return np.argsort(-self.probs, kind="stable")
+
+
+def as_batch(pixels, device) -> torch.Tensor:
+    """(28, 28) or (N, 28, 28) pixels 0..1, white ink on black -> the network's (N, 1, 28, 28) input, made the
+    way reader.predict makes it (so the same drawing gives the same bits)."""
+    x = torch.as_tensor(np.asarray(pixels, np.float32))
+    x = x.reshape(-1, 1, *x.shape[-2:])
+    return normalize(x).to(device, memory_format=torch.channels_last)
+
+
+def device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def run_layers(model: nn.Module, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+    """(stage outputs, hidden, logits) for a normalized batch, running model.features stage by stage and
+    model.classifier layer by layer: the hidden layer is what enters the last linear layer (after its ReLU)."""
+    stages = []
+    for stage in model.features:
+        x = stage(x)
+        stages.append(x)
+    layers = list(model.classifier)
+    last = max(i for i, layer in enumerate(layers) if isinstance(layer, nn.Linear))
+    for layer in layers[:last]:
+        x = layer(x)
+    hidden = x
+    for layer in layers[last:]:
+        x = layer(x)
+    return stages, hidden, x
+
+
+@torch.inference_mode()
+def hidden_vectors(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The hidden layer (N, hidden) for a normalized batch (N, 1, 28, 28)."""
+    return run_layers(model, x)[1].float()
+
+
+@torch.inference_mode()
+def activations(model: nn.Module, x28) -> Activations:
+    """Every layer's output for one input x28, (28, 28) float 0..1, white ink on black (Prediction.pixels)."""
+    x = as_batch(x28, device_of(model))
+    stages, hidden, logits = run_layers(model, x)
+    probs = probabilities(model, x)  # the one place logits become probabilities (temperature included)
+
+    def numpy(t):
+        return t[0].float().cpu().numpy()
+
+    return Activations(numpy(x[:, 0]), [numpy(s) for s in stages], numpy(hidden), numpy(logits), numpy(probs))
+
+
+def attribution(model: nn.Module, x28, target, steps: int = IG_STEPS) -> np.ndarray:
+    """Integrated Gradients (Captum) of the logit of `target` over the 28x28 pixels, from a black image to x28.
+
+    Returns (28, 28) for one digit, (k, 28, 28) for a list of k digits (computed in one batch). Positive
+    pixels pushed the answer towards that digit, negative ones away; each map sums to the logit's change
+    from black to x28. With a black baseline, pixels without ink get exactly 0: the map tells which of
+    the drawn strokes count for or against a digit, not which missing strokes would.
+    """
+    single = np.ndim(target) == 0
+    targets = [int(target)] if single else [int(t) for t in target]
+    device = device_of(model)
+    with torch.inference_mode(False), torch.enable_grad():  # gradients, even when called from inference code
+        pixels = torch.as_tensor(np.asarray(x28, np.float32), device=device).reshape(1, 1, *np.shape(x28)[-2:])
+        pixels = pixels.repeat(len(targets), 1, 1, 1)
+        ig = IntegratedGradients(lambda p: model(normalize(p)).float())
+        maps = ig.attribute(pixels, baselines=0.0, target=targets, n_steps=steps,
+                            internal_batch_size=len(targets) * steps)
+    maps = maps[:, 0].detach().cpu().numpy()
+    return maps[0] if single else maps
