@@ -11,7 +11,9 @@ from PIL import Image, ImageOps
 from scipy import ndimage
 
 MAX_SIDE = 2048  # larger inputs are shrunk first: the digit survives, the work stays bounded
-MIN_CONTRAST = 0.15  # ink must differ from the background by this much (0..1) to count
+MIN_CONTRAST = 0.02  # ink must differ from the paper by at least this much (0..1) to count...
+NOISE_SIGMAS = 5.0  # ...and by this many times the paper's noise (standard deviations)...
+RELATIVE_CONTRAST = 0.15  # ...and by this share of the strongest ink's difference
 BOX, SIDE = 20, 28  # MNIST fits each digit in a 20x20 box inside a 28x28 image
 WORK = 64  # the cropped digit is evened out at this size (pixels, longer side) before the final fit
 STROKE_MIN, STROKE_MAX = 2.2, 4.5  # stroke widths (pixels of the 20x20 box) outside which strokes are evened out
@@ -172,23 +174,41 @@ def border(a: np.ndarray) -> np.ndarray:
 def ink_map(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     """How much each pixel differs from the paper, 0..1, whatever the colours and polarity.
 
-    A transparent background makes the alpha channel the ink. Otherwise the paper colour is the
-    median of the border, and a pixel's ink is its largest channel difference from it; an unevenly
-    lit photo (a border that is not one colour) gets its lighting estimated and removed first.
+    A transparent background makes the alpha channel the ink. A clean canvas (a border of one colour
+    that is also the colour of most of the image) is paper of that colour, and a pixel's ink is its
+    largest channel difference from it. Anything else is read as a photo or scan: black corners left by
+    rotating it are set aside, the polarity and the paper's lighting are found from the whole image
+    (a digit may touch or cross the edges), and the ink is the gray level's distance from the paper.
     """
     if alpha is not None and alpha.min() < 0.5:  # some of it is see-through: what is opaque is the drawing
         return alpha
     frame = border(colour)
-    uniform = bool((frame == frame[0]).all())  # a clean canvas: skip the statistics
-    frame = frame[:: max(1, len(frame) // 20_000)]  # a sample of the border does as well for its statistics
-    paper = frame[0] if uniform else np.median(frame, axis=0)
-    if not uniform and np.percentile(np.abs(frame - paper).max(axis=1), 90) > MIN_CONTRAST:  # uneven light
-        channels = colour.shape[2]
-        gray = colour[:, :, 0] if channels == 1 else colour @ np.full(channels, 1 / channels, np.float32)
-        dark_ink = paper.mean() > 0.5
-        diff = lighting(gray, dark_ink)
-        diff -= gray
-        return np.clip(diff if dark_ink else np.negative(diff, out=diff), 0, 1, out=diff)
+    if (frame == frame[0]).all() and is_majority(colour, frame[0]):  # a clean canvas: skip the statistics
+        return difference(colour, frame[0])
+    channels = colour.shape[2]
+    gray = colour[:, :, 0].copy() if channels == 1 else colour @ np.full(channels, 1 / channels, np.float32)
+    outside = rotation_corners(gray)
+    dark_ink = ink_is_dark(gray, outside)
+    ink = lighting(gray, dark_ink, outside)
+    if dark_ink:
+        ink -= gray
+    else:
+        np.subtract(gray, ink, out=ink)
+    np.clip(ink, 0, 1, out=ink)
+    if outside is not None:
+        ink[outside] = 0
+    return ink
+
+
+def is_majority(colour: np.ndarray, paper: np.ndarray) -> bool:
+    """Whether most of a sample of the image's pixels (a grid of about 1,000) are exactly `paper`."""
+    step = max(1, int(np.sqrt(colour.shape[0] * colour.shape[1] / 1000)))
+    sample = colour[step // 2 :: step, step // 2 :: step].reshape(-1, colour.shape[2])
+    return 2 * int(np.count_nonzero((sample == paper).all(axis=1))) > len(sample)
+
+
+def difference(colour: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """Each pixel's largest channel difference from the paper colour."""
     diff = np.abs(colour[:, :, 0] - paper[0])  # channel by channel: reductions over a last axis of 3 are slow
     if colour.shape[2] > 1:
         other = np.empty_like(diff)
@@ -198,46 +218,134 @@ def ink_map(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     return diff
 
 
-def lighting(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
-    """The paper's brightness at each pixel: strokes narrower than 1/8 of the image removed by a closing.
+def rotation_corners(gray: np.ndarray, margin: float = 2.5) -> np.ndarray | None:
+    """The black triangles in the corners of a photo rotated without expanding it, or None when it has none.
 
-    Works on box averages of about 64x64 (averaging, not sampling, so sensor noise does not bias the
-    closing upwards), then interpolates back to full size (bilinear, pixel centres aligned).
+    A corner counts when a dark run leads along both edges from it and the triangle they span is dark
+    inside and mostly light just beyond its long side (a digit stroke that reaches the corner is not a
+    triangle). The mask reaches `margin` pixels past the long side, over its blurred edge.
+    """
+    h, w = gray.shape
+    if min(h, w) < 16:
+        return None
+    paper = float(np.median(gray[:: max(1, h // 64), :: max(1, w // 64)]))
+    if paper < 0.3:  # dark paper: black corners are not told apart from it
+        return None
+    dark = min(0.25, 0.5 * paper)
+    outside = np.zeros((h, w), bool)
+    for flip in ((slice(None), slice(None)), (slice(None), slice(None, None, -1)),
+                 (slice(None, None, -1), slice(None)), (slice(None, None, -1), slice(None, None, -1))):
+        view, mask = gray[flip], outside[flip]
+        a, b = leading_run(view[0] < dark), leading_run(view[:, 0] < dark)  # the legs along the edges
+        if a < 3 or b < 3 or a > 0.9 * w or b > 0.9 * h:
+            continue
+        rh, rw = min(h, int(1.5 * b) + 2), min(w, int(1.5 * a) + 2)
+        ys, xs = np.mgrid[0:rh, 0:rw].astype(np.float32)
+        t = xs / a + ys / b  # 1 on the long side
+        region = view[:rh, :rw] < dark
+        inside, beyond = region[t < 0.85], region[(t > 1.15) & (t < 1.5)]
+        if inside.mean() < 0.9 or beyond.size == 0 or beyond.mean() > 0.4:
+            continue
+        mask[:rh, :rw] |= (t - 1) * (a * b / np.hypot(a, b)) < margin  # distance past the long side < margin
+    return outside if outside.any() else None
+
+
+def leading_run(flags: np.ndarray) -> int:
+    """How many of the first flags are True in a row."""
+    off = np.flatnonzero(~flags)
+    return int(off[0]) if off.size else len(flags)
+
+
+def ink_is_dark(gray: np.ndarray, outside: np.ndarray | None = None) -> bool:
+    """Whether the ink is darker than the paper, from the whole image: the paper is most of it, so the
+    median lies nearer the paper's end of the range (1st to 99th percentile) than the ink's."""
+    step = max(1, int(np.sqrt(gray.size / 20_000)))
+    sample = gray[::step, ::step]
+    if outside is not None:
+        sample = sample[~outside[::step, ::step]]
+    sample = sample.ravel()
+    if sample.size == 0:
+        return True
+    k = [int(q * (sample.size - 1)) for q in (0.01, 0.5, 0.99)]
+    low, median, high = np.partition(sample, k)[k]
+    return bool(median >= (low + high) / 2)
+
+
+def lighting(gray: np.ndarray, dark_ink: bool, outside: np.ndarray | None = None, degree: int = 3) -> np.ndarray:
+    """The paper's brightness at each pixel: a smooth surface (a polynomial of `degree` in x and y) fitted
+    to the paper alone. Strokes never become paper, whatever their width: a polynomial cannot follow them,
+    and pixels much darker than the fit (lighter for light ink) are left out of the next fit, in turn.
+
+    The fit works on box averages of about 64x64 (averaging, so sensor noise does not bias it); pixels
+    `outside` the paper (rotation corners) are not used.
     """
     h, w = gray.shape
     step = max(1, max(h, w) // 64)
-    whole = h // step * step  # boxes of step x step, partial ones at the edges
+    small = box_average(gray, step)
+    valid = np.ones(small.shape, bool) if outside is None else box_average(outside.astype(np.float32), step) == 0
+    ys = cell_centres(h, step)
+    xs = cell_centres(w, step)
+    if min(small.shape) < 8:
+        degree = min(degree, 1)
+    powers = [(i, j) for i in range(degree + 1) for j in range(degree + 1 - i)]  # x^i y^j
+    vy, vx = np.meshgrid(ys, xs, indexing="ij")
+    design = np.stack([(vx**i * vy**j).ravel() for i, j in powers], axis=1)
+    z = (small if dark_ink else -small).ravel()  # ink below the paper either way
+    valid = valid.ravel()
+    paper = valid & (z >= np.median(z[valid])) if valid.any() else valid
+    coef = np.zeros(len(powers))
+    for _ in range(6):
+        if paper.sum() < 3 * len(powers):  # too little paper for the surface: its median level
+            coef = np.zeros(len(powers))
+            coef[0] = np.median(z[paper]) if paper.any() else np.median(z)
+            break
+        coef = np.linalg.lstsq(design[paper], z[paper], rcond=None)[0]
+        residual = z - design @ coef
+        spread = 1.4826 * np.median(np.abs(residual[paper]))
+        now = valid & (residual > -max(3 * spread, 0.004))  # much darker than the paper: ink
+        if (now == paper).all():
+            break
+        paper = now
+    if not dark_ink:
+        coef = -coef
+    by = np.stack([coef_row(coef, powers, i) for i in range(degree + 1)], axis=1)  # sum_j c_ij y^j, per power of x
+    py = np.stack([pixel_coords(h) ** j for j in range(degree + 1)], axis=1) @ by  # (h, degree + 1)
+    px = np.stack([pixel_coords(w) ** i for i in range(degree + 1)], axis=0)  # (degree + 1, w)
+    return (py.astype(np.float32) @ px.astype(np.float32)).astype(np.float32)
+
+
+def coef_row(coef: np.ndarray, powers: list, i: int) -> np.ndarray:
+    """The coefficients of y^0 .. y^degree that multiply x^i."""
+    out = np.zeros(max(j for _, j in powers) + 1)
+    for c, (pi, pj) in zip(coef, powers):
+        if pi == i:
+            out[pj] = c
+    return out
+
+
+def pixel_coords(n: int) -> np.ndarray:
+    """Pixel centres along a side of n pixels, scaled to -1..1."""
+    return (np.arange(n) + 0.5) * (2 / n) - 1
+
+
+def cell_centres(n: int, step: int) -> np.ndarray:
+    """The centres of the boxes of `step` pixels along a side of n (the last one partial), scaled to -1..1."""
+    starts = np.arange(0, n, step)
+    ends = np.minimum(starts + step, n)
+    return (starts + ends) / n - 1
+
+
+def box_average(gray: np.ndarray, step: int) -> np.ndarray:
+    """Averages over boxes of step x step pixels, partial ones at the right and bottom edges."""
+    h, w = gray.shape
+    whole = h // step * step
     strips = gray[:whole].reshape(h // step, step, w).sum(axis=1)  # (a reshape: np.add.reduceat is slow here)
     if whole < h:
         strips = np.concatenate([strips, gray[whole:].sum(axis=0, keepdims=True)])
     xs = np.arange(0, w, step)
     small = np.add.reduceat(strips, xs, axis=1)
     small /= np.outer(np.diff(np.arange(0, h, step), append=h), np.diff(xs, append=w)).astype(np.float32)
-    op = ndimage.grey_closing if dark_ink else ndimage.grey_opening
-    pad = 4 + 2  # the reach of the two filters; mirrored about the edge values, a linear slope stays linear
-    padded = np.pad(small, pad, mode="reflect", reflect_type="odd")
-    paper = ndimage.uniform_filter(op(padded, size=9), size=5)[pad:-pad, pad:-pad]
-    iy, ty = interpolation(h, paper.shape[0])
-    ix, tx = interpolation(w, paper.shape[1])
-    paper = np.pad(paper, ((0, 1), (0, 1)), mode="edge")  # a neighbour for a single row or column of samples
-    rows = paper[:, ix] * (1 - tx) + paper[:, ix + 1] * tx
-    out = rows[iy]
-    out *= (1 - ty)[:, None]
-    out += rows[iy + 1] * ty[:, None]
-    return out
-
-
-def interpolation(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """For n pixels drawn from m samples (centres aligned): the left sample of each and its weight.
-
-    Beyond the first and last sample centres the line through the two nearest samples is followed, so
-    a linear slope comes back exact up to the image's edges.
-    """
-    if m == 1:
-        return np.zeros(n, np.int32), np.zeros(n, np.float32)
-    x = (np.arange(n, dtype=np.float32) + 0.5) * (m / n) - 0.5
-    i = np.clip(np.floor(x), 0, m - 2).astype(np.int32)
-    return i, (x - i).astype(np.float32)
+    return small
 
 
 def otsu(values: np.ndarray, peak: float = 1.0, bins: int = 64) -> float:
@@ -252,17 +360,185 @@ def otsu(values: np.ndarray, peak: float = 1.0, bins: int = 64) -> float:
     return float(np.argmax(between) + 1) / bins * peak
 
 
-def isolate_digit(ink: np.ndarray) -> tuple[np.ndarray | None, str]:
-    """The cropped ink of the largest mark and the strokes that belong to it; specks and other marks removed.
+def noise_level(ink: np.ndarray, lag: int = 1) -> float:
+    """The standard deviation of the paper's noise in an ink map, from differences of pixels `lag` apart.
 
-    Returns (soft ink 0..1 cropped to the digit, remark) or (None, reason) when there is nothing to read.
-    Marks under MIN_PART of the largest one's pixels (specks, a photo's noise) are left out: they
-    neither join the digit nor stretch its box.
+    The median difference is robust to the strokes' edges; 0.394 is its value for noise of unit
+    deviation clipped at zero, as the paper's is in an ink map.
+    """
+    step = max(1, int(ink.shape[0] * ink.shape[1] / 40_000) // max(1, ink.shape[1]))
+    rows = ink[::max(1, step)]
+    if rows.shape[1] <= lag:
+        return 0.0
+    d = np.abs(rows[:, lag:] - rows[:, :-lag]).ravel()
+    return float(np.median(d)) / 0.394
+
+
+def contrast_threshold(ink: np.ndarray) -> tuple[np.ndarray, float | None]:
+    """(ink, threshold above which a pixel is ink) with the threshold adapted to the image, or (ink, None)
+    when nothing stands out from the paper's noise.
+
+    The threshold is Otsu's, but never under MIN_CONTRAST, NOISE_SIGMAS times the noise, nor
+    RELATIVE_CONTRAST times the strongest ink: faint pencil on clean paper reads, noise alone does not. A noisy map is smoothed (3x3 mean) first, which
+    divides white noise by 3 and keeps strokes.
     """
     peak = float(ink.max()) if ink.size else 0.0
     if not peak >= MIN_CONTRAST:  # also NaN
-        return None, "nothing to read: the image is blank"
-    threshold = max(otsu(ink, peak), MIN_CONTRAST)
+        return ink, None
+    noise = noise_level(ink)
+    if noise > 0.05 * peak and min(ink.shape) >= 3:
+        ink = ndimage.uniform_filter(ink, 3)
+        noise, peak = noise_level(ink, lag=3), float(ink.max())
+    least = max(MIN_CONTRAST, NOISE_SIGMAS * noise)
+    if not peak >= least:
+        return ink, None
+    return ink, max(otsu(ink, peak), least, RELATIVE_CONTRAST * peak)
+
+
+def without_lines(ink: np.ndarray, floor: float) -> np.ndarray:
+    """The ink with long straight lines that are not part of the digit removed: a box around it, a ruled
+    line under or through it, the walls of a form's cell.
+
+    Lines are looked for on a grid of at most 128 cells a side: rows (or columns) with a run of ink over
+    half the image long, a slight tilt allowed. A line whose both ends meet perpendicular lines is a side
+    of a box, and goes. Another line goes when the rest of the ink is a good part of it (not a 1's flag),
+    lies within the line's span, and touches it only away from its ends (a 7's bar, a 4's bar, a 1's
+    stem meet other strokes near an end, and stay); the rest leaves out longer parallel lines and lines
+    that meet its ends. Where a stroke crosses a removed line, the crossing is kept.
+    """
+    h, w = ink.shape
+    r = max(1, -(-max(h, w) // 128))
+    small = block_any(ink > floor, r)
+    found = [(0,) + line for line in straight_lines(small)] + [(1,) + line for line in straight_lines(small.T)]
+    if not found:
+        return ink
+    found.sort(key=lambda c: c[4] - c[3], reverse=True)
+    removed = np.zeros(small.shape, bool)
+    total = int(small.sum())
+    for c in found:
+        band = line_band(c, small.shape)
+        axis, _, _, start, end = c
+        ends_met = [any(meets(other, c, at) for other in found) for at in (start, end - 1)]
+        if all(ends_met):  # a side of a box
+            removed |= band & ~crossings(c, small)
+            continue
+        rest = small & ~removed & ~band
+        for other in found:
+            if other is not c and (parallel_and_longer(other, c) or meets(other, c, start) or meets(other, c, end - 1)):
+                rest &= ~line_band(other, small.shape)
+        if rest.sum() < max(4, 0.2 * total):
+            continue  # the line is most of the digit
+        along = np.flatnonzero(rest.any(axis=axis))
+        touch = touching(c, rest)
+        length = end - start
+        if (along[0] >= start + max(1, 0.05 * length) and along[-1] <= end - 1 - max(1, 0.05 * length)
+                and not ((touch < start + 0.2 * length) | (touch > end - 1 - 0.2 * length)).any()):
+            removed |= band & ~crossings(c, small)
+    if not removed.any():
+        return ink
+    full = removed.repeat(r, axis=0).repeat(r, axis=1)[:h, :w]
+    return np.where(full, 0, ink).astype(ink.dtype, copy=False)
+
+
+def block_any(mask: np.ndarray, r: int) -> np.ndarray:
+    """Whether any pixel is set in each r x r block (partial blocks at the right and bottom)."""
+    if r == 1:
+        return mask
+    h, w = mask.shape
+    padded = np.zeros((-(-h // r) * r, -(-w // r) * r), bool)
+    padded[:h, :w] = mask
+    return padded.reshape(padded.shape[0] // r, r, padded.shape[1] // r, r).any(axis=(1, 3))
+
+
+TILT = 2  # cells above and below a row that count as the same row: lines tilted a few degrees are found
+THIN = 0.1  # a line is at most this share of its length thick (its tilt included)
+
+
+def straight_lines(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Horizontal lines as (first row, last row, first column, last column + 1): rows whose longest run
+    of set cells (a row counting those TILT above and below) is at least half the width, grouped when
+    adjacent, and thin for their length. The rows reach TILT past the rows found, where a tilted line's
+    ends lie."""
+    h, w = mask.shape
+    if w < 8:
+        return []
+    tall = mask.copy()
+    for k in range(1, TILT + 1):
+        tall[k:] |= mask[:-k]
+        tall[:-k] |= mask[k:]
+    edges = np.diff(np.pad(tall, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    (rows, starts), (_, ends) = np.nonzero(edges == 1), np.nonzero(edges == -1)
+    long = ends - starts >= w / 2
+    rows, starts, ends = rows[long], starts[long], ends[long]
+    lines = []
+    for group in np.split(np.arange(len(rows)), np.flatnonzero(np.diff(rows) > 1) + 1):
+        if group.size:
+            first, last, start, end = int(rows[group[0]]), int(rows[group[-1]]), int(starts[group].min()), int(ends[group].max())
+            if last - first + 1 - 2 * TILT <= THIN * (end - start):  # a thick stroke is not a ruled line
+                lines.append((max(0, first - TILT), min(h - 1, last + TILT), start, end))
+    return lines
+
+
+def line_band(line, shape) -> np.ndarray:
+    axis, lo, hi, start, end = line
+    band = np.zeros(shape, bool)
+    if axis == 0:
+        band[lo : hi + 1, start:end] = True
+    else:
+        band[start:end, lo : hi + 1] = True
+    return band
+
+
+def parallel_and_longer(other, line) -> bool:
+    return other[0] == line[0] and other[4] - other[3] >= 0.9 * (line[4] - line[3])
+
+
+def meets(other, line, at: int) -> bool:
+    """Whether a perpendicular line crosses `line` near its position `at` (one of its ends: a box's corner)."""
+    if other[0] == line[0]:
+        return False
+    _, lo, hi, start, end = line
+    _, olo, ohi, ostart, oend = other
+    near = 0.1 * (end - start) + 1
+    return ostart <= hi + 1 and oend >= lo - 1 and olo - near <= at <= ohi + near
+
+
+def touching(line, rest: np.ndarray) -> np.ndarray:
+    """Where along the line the rest of the ink touches its band (the positions of set cells just above
+    and just below it)."""
+    axis, lo, hi, start, end = line
+    m = rest if axis == 0 else rest.T
+    near = np.zeros(end - start, bool)
+    for row in (lo - 1, hi + 1):
+        if 0 <= row < m.shape[0]:
+            near |= m[row, start:end]
+    return start + np.flatnonzero(near)
+
+
+def crossings(line, mask: np.ndarray) -> np.ndarray:
+    """The cells of the line's band where a stroke crosses it: set just above and just below the band."""
+    axis, lo, hi, start, end = line
+    m = mask if axis == 0 else mask.T
+    keep = np.zeros(m.shape, bool)
+    if lo > 0 and hi + 1 < m.shape[0]:
+        across = m[lo - 1, start:end] & m[hi + 1, start:end]
+        keep[lo : hi + 1, start:end] = across[None, :]
+    return keep if axis == 0 else keep.T
+
+
+def isolate_digit(ink: np.ndarray, threshold: float | None = None) -> tuple[np.ndarray | None, str]:
+    """The cropped ink of the largest mark and the strokes that belong to it; specks and other marks removed.
+
+    Returns (soft ink 0..1 cropped to the digit, remark) or (None, reason) when there is nothing to read.
+    Pixels over `threshold` are ink (found by contrast_threshold when not given). Marks under MIN_PART of
+    the largest one's pixels (specks, a photo's noise) are left out: they neither join the digit nor
+    stretch its box.
+    """
+    if threshold is None:
+        ink, threshold = contrast_threshold(ink)
+        if threshold is None:
+            return None, "nothing to read: the image is blank"
+    peak = float(ink.max())
     floor = 0.5 * threshold  # fainter than this is paper; between floor and threshold, anti-aliased edges
     labels, n = ndimage.label(ink > floor, structure=np.ones((3, 3)))
     if n == 0:
@@ -408,7 +684,10 @@ def preprocess(image) -> Digit:
     colour, alpha = to_array(image)
     if colour.size == 0:
         return Digit(None, "nothing to read: the canvas is empty")
-    digit, remark = isolate_digit(ink_map(colour, alpha))
+    ink, threshold = contrast_threshold(ink_map(colour, alpha))
+    if threshold is None:
+        return Digit(None, "nothing to read: the image is blank")
+    digit, remark = isolate_digit(without_lines(ink, 0.5 * threshold), threshold)
     if digit is None:
         return Digit(None, remark)
     work = to_working_size(digit)
