@@ -1,7 +1,8 @@
 """Training speed: the classic tutorial pipeline against mnist_core's default training, in one run.
 
-For each: test accuracy after every epoch, training images/s, and the training time (evaluation
-excluded) until the test accuracy first reaches 98.9%, the tutorial's accuracy after 5 epochs.
+For each: held-out accuracy after every epoch (the tutorial: the test set; mnist_core: its validation split,
+the test set only at the end), training images/s, and the training time (evaluation excluded) until that
+accuracy first reaches 98.9%, the tutorial's accuracy after 5 epochs.
 Both are evaluated every 12,800 training images.
 
     python bench/train_speed.py --data-dir ../shared/data/mnist [--device cuda] [--skip-tutorial] [--seed 1]
@@ -103,13 +104,14 @@ def core(data_dir: Path, device: torch.device, config: TrainConfig, precision: s
     per_epoch, reached, last = [], None, None
     for ev in train(config, train_set, test_set, device=device, precision=precision):
         last = ev
-        if ev.test_acc is not None:
-            if reached is None and ev.test_acc >= TARGET:
+        if ev.val_acc is not None:  # mnist_core evaluates its held-out validation split during the run
+            if reached is None and ev.val_acc >= TARGET:
                 reached = ev.train_time
             if ev.iteration % (ev.total_iterations // config.epochs) == 0:
-                per_epoch.append(ev.test_acc)
-                print(f"  mnist_core epoch {len(per_epoch)}: test accuracy {100 * ev.test_acc:.2f}%  "
+                per_epoch.append(ev.val_acc)
+                print(f"  mnist_core epoch {len(per_epoch)}: validation accuracy {100 * ev.val_acc:.2f}%  "
                       f"({ev.train_time:.1f} s training)", flush=True)
+    print(f"  mnist_core at the end: test accuracy {100 * last.test_acc:.2f}%", flush=True)
     return per_epoch, last.images_per_sec, reached, last.train_time
 
 

@@ -13,6 +13,7 @@ from .calibration import calibrated, expected_calibration_error, fit_temperature
 from .config import MIN_VALIDATION, TrainConfig, pick_device, pick_precision
 from .data import Split
 from .evaluation import evaluate, predict_logits
+from .generated import training_extras
 from .model import DigitCNN, ModelConfig, count_parameters
 
 ELASTIC = 0.06  # max elastic displacement of augmented images, fraction of the side
@@ -64,9 +65,10 @@ def train(
 
     The last config.validation training images are held out: evaluated during the run, and used at the end
     to fit the model's temperature and "not a digit" threshold (mnist_core.calibration). The test set is
-    evaluated once, at the end, to report. extra: more labelled digits for training only (e.g. printed ones);
-    non_digits: normalized images (N, 1, 28, 28) of drawings that are not digits, for outlier exposure
-    (Hendrycks et al., 2019): with config.outlier_weight > 0 their softmax is pushed towards uniform.
+    evaluated once, at the end, to report. Beside MNIST the run trains on what the config asks of
+    mnist_core.generated (made, or read from its cache, before the first event): printed digits, and
+    non-digit drawings for outlier exposure (Hendrycks et al., 2019), whose softmax is pushed towards
+    uniform with weight config.outlier_weight. extra / non_digits (normalized (N, 1, 28, 28)) replace them.
     precision: "bf16" or "float32" (default: the faster one for the device, see pick_precision)."""
     device = pick_device(device) if not isinstance(device, torch.device) else device
     precision = pick_precision(device, precision)
@@ -81,9 +83,11 @@ def train(
     images, labels = train_set.images[:-held].to(device), train_set.labels[:-held].to(device)
     if config.train_subset:
         images, labels = images[: config.train_subset], labels[: config.train_subset]
+    if extra is None and non_digits is None:
+        extra, non_digits = training_extras(config)
     if extra is not None:
         images, labels = torch.cat([images, extra.images.to(device)]), torch.cat([labels, extra.labels.to(device)])
-    outliers = non_digits.to(device) if non_digits is not None and config.outlier_weight > 0 else None
+    outliers = non_digits.to(device) if non_digits is not None and len(non_digits) and config.outlier_weight > 0 else None
     test_set = Split(test_set.images.to(device), test_set.labels.to(device))
     model = DigitCNN(model_config).to(device, memory_format=torch.channels_last)  # faster convs on CPU and GPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)

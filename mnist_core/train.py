@@ -4,15 +4,18 @@
 """
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from .checkpoint import from_dict, save_checkpoint
 from .data import MnistDataError, load_mnist
 from .config import PRECISIONS, TrainConfig, device_name, pick_device, pick_precision
 from .engine import train
+from .generated import training_extras
 from .model import ModelConfig
 from .report import History, plot_curves
 
@@ -53,13 +56,20 @@ def main(argv=None):
     except (ValueError, MnistDataError, RuntimeError) as e:  # bad settings, missing data, unknown device
         p.error(str(e))
     precision = pick_precision(device, args.precision)
-    print(f"training on {device_name(device)} in {precision}: {len(train_set):,} train / {len(test_set):,} test images")
+    held = config.validation
+    print(f"training on {device_name(device)} in {precision}: {len(train_set) - held:,} MNIST training images, the "
+          f"last {held:,} held out for validation; {len(test_set):,} test images, evaluated at the end")
     print(config)
     print(model_config)
 
     history = History()
     bar = None
-    for ev in train(config, train_set, test_set, model_config, device, precision=precision):
+    extra, non_digits = training_extras(config, workers=os.cpu_count() or 1)
+    print(f"generated: {0 if extra is None else len(extra):,} printed digits, "
+          f"{0 if non_digits is None else len(non_digits):,} non-digits for outlier exposure")
+    empty = torch.empty(0, 1, 28, 28)  # none asked for: not generated again by the engine
+    for ev in train(config, train_set, test_set, model_config, device, precision=precision, extra=extra,
+                    non_digits=empty if non_digits is None else non_digits):
         if bar is None:
             bar = tqdm(total=ev.total_iterations, unit="step", dynamic_ncols=True)
         bar.update(ev.iteration - bar.n)

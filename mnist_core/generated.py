@@ -1,0 +1,72 @@
+"""Generated training data beside MNIST: hand-drawn-style non-digits for outlier exposure, and printed digits
+from matplotlib's fonts (mnist_core.synthetic draws both). Each image goes through the app's own
+preprocessing, so the network trains on exactly what it will be shown; the results are cached on disk."""
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import torch
+
+from . import synthetic
+from .config import TrainConfig
+from .data import DEFAULT_CACHE, Split, normalize
+
+CHUNK = 500  # images drawn and preprocessed per worker task
+
+
+def _non_digit_chunk(args) -> np.ndarray:
+    seed, n = args
+    return synthetic.to_inputs(synthetic.non_digits(n, seed, "train"))[0]
+
+
+def _printed_chunk(args) -> tuple[np.ndarray, np.ndarray]:
+    seed, n = args
+    images, labels = synthetic.printed_digits(n, seed, synthetic.training_fonts())
+    pixels, kept = synthetic.to_inputs(images)
+    return pixels, labels[kept]
+
+
+def _made(kind: str, count: int, seed: int, work, workers: int):
+    """`count` images of a kind, drawn in chunks (one seed per chunk, so the images do not depend on the number
+    of workers) by `workers` fresh processes, cached as an .npz."""
+    path = DEFAULT_CACHE / f"{kind}-{count}-{seed}.npz"
+    if path.is_file():
+        with np.load(path) as f:
+            return f["pixels"], f["labels"]
+    tasks = [(seed * 100_003 + i, min(CHUNK, count - start)) for i, start in enumerate(range(0, count, CHUNK))]
+    if workers <= 1 or len(tasks) == 1:
+        parts = [work(t) for t in tasks]
+    else:  # spawned, not forked: a fork of a process running torch threads can hang
+        with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            parts = list(pool.map(work, tasks))
+    if kind == "non-digits":
+        pixels, labels = np.concatenate(parts), np.zeros(0, np.int64)
+    else:
+        pixels, labels = np.concatenate([p for p, _ in parts]), np.concatenate([y for _, y in parts])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, pixels=pixels, labels=labels)
+        os.replace(tmp, path)
+    except OSError:  # a read-only home: generate again next time
+        pass
+    return pixels, labels
+
+
+def as_inputs(pixels: np.ndarray) -> torch.Tensor:
+    """(N, 28, 28) 0..1 -> the network's normalized (N, 1, 28, 28)."""
+    return normalize(torch.from_numpy(pixels).float()).unsqueeze(1)
+
+
+def training_extras(config: TrainConfig, workers: int = 1) -> tuple[Split | None, torch.Tensor | None]:
+    """(printed digits to train on, non-digits for outlier exposure) as the config asks; None for each it does
+    not. Seeded by the run's seed, so a run is repeatable. workers > 1 draws them in that many processes
+    (for the command line; a server keeps to its own process)."""
+    extra = non_digits = None
+    if config.printed_digits:
+        pixels, labels = _made("printed-digits", config.printed_digits, config.seed, _printed_chunk, workers)
+        extra = Split(as_inputs(pixels), torch.from_numpy(labels))
+    if config.non_digits and config.outlier_weight > 0:
+        non_digits = as_inputs(_made("non-digits", config.non_digits, config.seed, _non_digit_chunk, workers)[0])
+    return extra, non_digits
