@@ -16,7 +16,8 @@ exposure in training, and for measuring refusal). What "eval" holds out from "tr
   - scribble kinds only in "eval": cross-hatching and a coil of loops (train has smooth random curves
     and parallel hatching);
   - symbols with two or more variants are split the same way as letters; the few with one
-    (SHARED_SYMBOLS) appear in both splits with different seeds.
+    (SHARED_SYMBOLS: $ % & @) appear in both splits with different seeds.
+The drawing itself (brush 2-12% of the side, size, position, rotation, slant, warp) is the same in both.
 Letters that look like digits (O o l I i S s Z z B G q b g) are never drawn.
 
 drawn_digits(n, seed): digits 0-9 in several styles each (DIGIT_STYLES), drawn as a person draws on a
