@@ -3,7 +3,7 @@ exact-match accuracy, digit accuracy (1 - character error rate), right digit cou
 same digits one by one (the ceiling that segmentation can reach).
 Settings are chosen with --split validation (train[-5000:]); the test split is for reporting.
 
-    MNIST_DIR=/work/shared/data/mnist python bench/numbers.py [--n 300] [--seed 0] [--threads 1] [--split test|validation]
+    MNIST_DIR=/work/shared/data/mnist python bench/read_numbers.py [--n 300] [--seed 0] [--threads 1] [--split test|validation]
 """
 import sys
 
