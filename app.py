@@ -1,17 +1,20 @@
 """The web app: draw a digit, upload images, train with live plots, and look at the data and the model's mistakes.
 
-A thin shell over mnist_core. Shared state lives in MODELS (the active model) and JOB (the one training run).
+A thin shell over mnist_core. Shared state lives in MODELS (the server's models and its default) and JOB (the one
+training run); each page keeps its own model choice in a gr.State.
     python app.py          # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT honoured)
 """
 import os
+import time
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import pandas as pd
 import torch
+from scipy import ndimage
 
-from mnist_core.checkpoint import CheckpointError
+from mnist_core.checkpoint import SHIPPED, CheckpointError
 from mnist_core.config import TrainConfig
 from mnist_core.job import FINISHED, Start, State, TrainingJob
 from mnist_core.data import MnistDataError, to_uint8
@@ -64,44 +67,96 @@ UNSURE = 0.5  # below this top probability the hint says the reading is a guess
 CURVE_TYPES = {"iteration": "int64", "metric": "str", "value": "float64"}  # History rows, typed even when empty
 
 
+# Words for people ------------------------------------------------------------------------------
+
+def plain(message: str) -> str:
+    """A library's name out of a message a visitor reads."""
+    return message.replace("an image Pillow can read", "an image this app can read").replace("Pillow", "the image reader")
+
+
+def page_model(choice):
+    """The checkpoint a page reads with: the one it chose, else the server's default."""
+    try:
+        return MODELS.get(choice or None)
+    except CheckpointError:  # the chosen file is gone or broken: the default reads, and the header says so
+        return MODELS.get(None)
+
+
 # Draw and Upload -------------------------------------------------------------------------------
 
-def read_sketch(sketch):
-    """Sketchpad value -> (probabilities for gr.Label, what the network saw, a hint)."""
+def read_sketch(sketch, choice=None):
+    """Sketchpad value -> (probabilities for gr.Label, what the network saw, a line in words)."""
     try:
-        prediction = MODELS.predict(sketch)
+        prediction = MODELS.predict(sketch, page_model(choice).path)
     except (ImageError, CheckpointError) as e:
-        return {}, None, f"⚠️ {e}"
+        return {}, None, f"Cannot read it: {plain(str(e))}"
+    return prediction.as_label(), enlarge(prediction.pixels) if prediction.pixels is not None else None, \
+        reading(prediction, sketch)
+
+
+def reading(prediction, sketch) -> str:
+    """The line above the bars: what was read and how sure, or why nothing was (one place for new kinds of answer)."""
     if prediction.probs is None:
-        blank = "blank" in prediction.message or "empty" in prediction.message
-        return {}, None, DRAW_HINT if blank else f"{prediction.message.capitalize()}. Draw the whole digit."
+        message = prediction.message
+        if "blank" in message or "empty" in message:
+            return DRAW_HINT
+        if "only a dot" in message and ink_shape(sketch)[0] >= BLOB_SIDE:
+            return ("Too small to read: the strokes run together into a blob. Draw it larger, or pick a thinner "
+                    "brush (Brush Size, in the pad's tools).")
+        return f"{message.capitalize()}. Draw the whole digit."
     note = f" ({prediction.message})" if prediction.message else ""
     top = float(prediction.probs.max())
-    if top < UNSURE:
+    side, width = ink_shape(sketch)
+    if side and width > FAT * side:
+        note += (", but the strokes are very thick for its size, so this may be wrong. Draw it "
+                 "larger, or pick a thinner brush (Brush Size)")
+    elif top < UNSURE:
         note += f", but only {100 * top:.0f}% sure: is it a digit? Try it larger and clearer"
-    return prediction.as_label(), enlarge(prediction.pixels), f"Read as **{prediction.digit}**{note}."
+    return f"Read as **{prediction.digit}**{note}."
+
+
+BLOB_SIDE = 24  # px of the 280 px pad: a mark this wide is a drawing, even when it reads as "only a dot"
+FAT = 0.22  # stroke width over the digit's longer side above which strokes merge (MNIST's: about 0.12)
+
+
+def ink_shape(sketch) -> tuple[int, float]:
+    """The longer side of the ink on a Sketchpad value and its typical stroke width, in pad pixels ((0, 0) for
+    none or another kind of image). Across a stroke the distance to its edge averages a quarter of its width."""
+    composite = sketch.get("composite") if isinstance(sketch, dict) else None
+    if composite is None:
+        return 0, 0.0
+    ink = np.asarray(composite)
+    ink = (ink if ink.ndim == 2 else ink[..., :3].mean(axis=2)) < 128
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        return 0, 0.0
+    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return max(ink.shape), float(4 * ndimage.distance_transform_edt(np.pad(ink, 1))[1:-1, 1:-1][ink].mean())
 
 
 MAX_FILES = 64  # files read per upload request; the summary says how many more were left unread
 
 
-def read_uploads(files):
+def read_uploads(files, choice=None):
     """Uploaded files -> one picture with a card per file (28x28 view and bars), the first readable
     file's probabilities, and a list in words. Files are opened, read and dropped one at a time (a
     request holds one decoded image, shrunk to at most 2048 px, never all of them); at most MAX_FILES."""
     if not files:
         return None, {}, "Upload one or more images: PNG, JPEG, BMP, GIF or WebP."
+    files = [files] if isinstance(files, str) else files
+    try:
+        checkpoint = page_model(choice)
+    except CheckpointError as e:
+        return None, {}, f"Cannot read: {e}"
     cards, captions, first = [], [], {}
     for path in files[:MAX_FILES]:
         name = Path(path).name
         try:
-            prediction = MODELS.predict(open_image(path))  # the image is dropped as soon as it is read
+            prediction = MODELS.predict(open_image(path), checkpoint.path)  # the image is dropped once read
         except ImageError as e:
-            cards.append(message_card(str(e)))
-            captions.append(f"⚠️ {e}")
+            cards.append(message_card(plain(str(e))))
+            captions.append(f"{plain(str(e))}")
             continue
-        except CheckpointError as e:
-            return None, {}, f"⚠️ {e}"
         if prediction.probs is None:
             cards.append(message_card(f"{name}: {prediction.message}"))
             captions.append(f"{name}: {prediction.message}")
@@ -110,10 +165,10 @@ def read_uploads(files):
         captions.append(f"{name}: {prediction.digit} ({prediction.probs.max():.1%})"
                         + (f", {prediction.message}" if prediction.message else ""))
         first = first or prediction.as_label()
-    picture = sheet(cards, [c.removeprefix("⚠️ ") for c in captions], columns=min(2, len(cards)))
+    picture = sheet(cards, captions, columns=min(2, len(cards)))
     summary = "\n".join(f"- {c}" for c in captions)
     if len(files) > MAX_FILES:
-        summary += (f"\n\n⚠️ Only the first {MAX_FILES} of {len(files)} files were read; the other "
+        summary += (f"\n\nOnly the first {MAX_FILES} of {len(files)} files were read; the other "
                     f"{len(files) - MAX_FILES} were not. Upload them in another batch.")
     return picture, first, summary
 
@@ -121,38 +176,45 @@ def read_uploads(files):
 def predict_image(path: str) -> dict:
     """Read the handwritten digit (0-9) in an image: a drawing, a photo or a scan of one digit.
 
-    Runs a small CNN trained on MNIST, on the CPU. Any size, colours and polarity; the digit is found,
-    cropped and centred first.
+    Runs a small CNN trained on MNIST, on the CPU, with the server's default model. Any size, colours and
+    polarity; the digit is found, cropped and centred first.
 
     Args:
         path: the image file (PNG, JPEG, BMP, GIF or WebP) holding one handwritten digit.
 
     Returns:
-        {"label": the digit read, "confidences": [{"label": digit, "confidence": probability}, ...] for all
-        ten digits, most likely first}; an empty label when the image holds nothing to read (blank, a speck).
+        Always the same three keys: {"label": the digit read as a string, or null when there is nothing to
+        read; "confidences": [{"label": digit, "confidence": probability}, ...] for all ten digits, most likely
+        first, or [] when there is nothing to read; "message": "" or why (for example "nothing to read: the
+        image is blank")}.
     """
     if path is None:
         raise gr.Error("no image given", print_exception=False)
     try:
-        return MODELS.predict(open_image(path)).as_label()
+        prediction = MODELS.predict(open_image(path))
     except (ImageError, CheckpointError) as e:
-        raise gr.Error(str(e), print_exception=False) from None  # a refusal, not a bug: no traceback
+        raise gr.Error(plain(str(e)), print_exception=False) from None  # a refusal, not a bug: no traceback
+    confidences = sorted(prediction.as_label().items(), key=lambda kv: -kv[1])
+    return {"label": None if prediction.digit is None else str(prediction.digit),
+            "confidences": [{"label": d, "confidence": p} for d, p in confidences],
+            "message": prediction.message}
 
 
 # Train -------------------------------------------------------------------------------------------
 
-def start_training(epochs, batch_size, lr, augment, seed):
+def start_training(epochs, batch_size, lr, augment, seed, request: gr.Request = None):
     try:
         config = TrainConfig(epochs=as_int(epochs), batch_size=as_int(batch_size), lr=float(lr),
                              augment=bool(augment), seed=as_int(seed))
     except (TypeError, ValueError) as e:
         gr.Warning(f"Not started: {e}")
-        return f"⚠️ Not started: {e}"
-    started, message = JOB.start(config)  # on ZeroGPU this returns when the run has ended
+        return f"Not started: {e}"
+    owner = getattr(request, "session_hash", "") or ""
+    started, message = JOB.start(config, owner=owner)  # on ZeroGPU this returns when the run has ended
     if started is not Start.STARTED:
         gr.Warning(message)  # a toast: the status line is about to show the run in progress
-        return f"⚠️ {message}"
-    return ("▶️ " + message) if JOB.running() else training_status()
+        return f"Not started: {message}"
+    return f"Training started: {JOB.run.state.value}…" if JOB.running() else training_status()
 
 
 def as_int(value):
@@ -167,91 +229,184 @@ def stop_training():
     return JOB.stop()
 
 
-def training_status() -> str:
+HELD_OUT_ROWS = ("validation accuracy", "test accuracy")  # the first of these a run has is its held-out curve
+
+
+def training_status(choice=None) -> str:
+    """The run in one line that moves every second, and how it ended in words for this page."""
     run = JOB.run
     if not JOB.allow_training:
         return "Training is switched off on this server (MNIST_ALLOW_TRAINING=0). Draw and Upload still work."
     if run is None:
         return "No training run yet. Pick settings and press Start."
+    now = time.monotonic()
     ev = run.last
     if ev is None:
-        return f"⚠️ {run.message}" if run.state in FINISHED else f"{run.state.value} on {run.device}…"
-    per_step = ev.elapsed / max(ev.iteration, 1)
-    left = (f"about {per_step * (ev.total_iterations - ev.iteration):.0f} s left · "
-            if run.state is State.TRAINING else "")
-    last_test = next((v for _, m, v in reversed(run.history.rows) if m == "test accuracy"), None)
-    test = f" · test accuracy {100 * last_test:.2f}%" if last_test is not None else ""
-    head = {State.TRAINING: "⏳ training", State.DONE: "✅ done", State.STOPPED: "⏹️ stopped",
-            State.FAILED: "⚠️ failed", State.SAVING: "💾 saving", State.LOADING: "loading data"}[run.state]
-    body = (f"{head} · epoch {ev.epoch:.2f}/{run.config.epochs} · iteration {ev.iteration}/{ev.total_iterations} · "
-            f"{ev.images_per_sec:,.0f} images/s · {left}{ev.elapsed:.0f} s elapsed{test} · {run.device}, {ev.precision}")
-    return body + (f"\n\n{run.message}" if run.message else "")
+        if run.state in FINISHED:
+            return f"**{run.state.value.capitalize()}.**" + ending(run, choice)
+        doing = {State.LOADING: "Loading the 70,000 MNIST digits", State.STARTING: "Preparing the network and "
+                 "taking the first steps"}.get(run.state, run.state.value)
+        return f"**{doing}…** {now - run.started_at:.0f} s · {run.device}"
+    waited = now - run.last_at if run.state is State.TRAINING else 0.0
+    per_step = ev.elapsed / max(ev.iteration, 1)  # evaluations included, so the estimate counts them
+    left = max(per_step * (ev.total_iterations - ev.iteration) - waited, 0)
+    evaluating = run.state is State.TRAINING and waited > 2 and next_is_evaluation(run, ev)
+    head = {State.TRAINING: "Evaluating on held-out digits" if evaluating else "Training",
+            State.DONE: "Done", State.STOPPED: "Stopped", State.FAILED: "Failed", State.SAVING: "Saving",
+            State.LOADING: "Loading data", State.STARTING: "Starting"}[run.state]
+    held = next((f"{m.split()[0]} accuracy {100 * v:.2f}%" for m in HELD_OUT_ROWS
+                 for _, name, v in reversed(run.history.rows) if name == m), None)
+    parts = [f"**{head}**", f"epoch {ev.epoch:.2f} of {run.config.epochs}",
+             f"step {ev.iteration:,} of {ev.total_iterations:,}", f"{ev.images_per_sec:,.0f} images/s"]
+    if run.state is State.TRAINING:
+        parts.append(f"about {left:.0f} s left")
+    parts += [f"{ev.elapsed + waited:.0f} s elapsed"] + ([held] if held else []) + [f"{run.device}, {ev.precision}"]
+    return " · ".join(parts) + ending(run, choice)
+
+
+def next_is_evaluation(run, ev) -> bool:
+    """Whether the engine is past the last event and into an evaluation (at eval_every steps and each epoch's end)."""
+    steps_per_epoch = max(round(ev.total_iterations / run.config.epochs), 1)
+    upcoming = range(ev.iteration + 1, ev.iteration + run.config.log_every + 1)
+    return any(i % run.config.eval_every == 0 or i % steps_per_epoch == 0 for i in upcoming)
+
+
+def ending(run, choice) -> str:
+    """How a finished run's model relates to this page: the one it reads with, or one it can pick."""
+    if run.state is not State.DONE or run.saved is None:
+        return f"\n\n{run.message}" if run.message and run.state in FINISHED else ""
+    test = run.last.test_acc if run.last and run.last.test_acc is not None else None
+    scored = f" (test accuracy {100 * test:.2f}%)" if test is not None else ""
+    default = (" It scored better on held-out digits than the previous default, so new visitors get it too."
+               if run.made_default else " The server's default model stays as it was.")
+    mine = page_model(choice).path.name == run.saved.name
+    use = " This page reads with it now." if mine else " Pick it from the model list to read with it."
+    return f"\n\nSaved **{run.saved.name}**{scored}.{use}{default}"
 
 
 def curves():
-    """The current run's rows as two frames: loss, and train/test accuracy, against iteration.
+    """The current run's rows as two frames (loss; train and held-out accuracy) against step, and the step count.
 
-    None while there are no rows: a LinePlot first given an empty frame never draws its lines.
-    """
+    None while there are no rows: a LinePlot first given an empty frame never draws its lines. The held-out
+    accuracy is measured now and then; it is drawn as a step line, each value held until the next
+    measurement and the last one up to the latest step, so the line shows from the first evaluation on."""
     run = JOB.run
     rows = list(run.history.rows) if run else []
     if not rows:
-        return None, None
-    # A plot fixes its legend on the first frame it draws, so every metric is there from the start
+        return None, None, None
+    latest = rows[-1][0]
+    held_name = next((m for m in HELD_OUT_ROWS if any(name == m for _, name, _ in rows)), None)
+    held = [(i, v) for i, name, v in rows if name == held_name]
+    steps = []
+    for k, (i, v) in enumerate(held):
+        steps += [(i, "held-out accuracy", v), (held[k + 1][0] if k + 1 < len(held) else latest, "held-out accuracy", v)]
+    train_rows = [r for r in rows if r[1] in ("train loss", "train accuracy")]
+    # A plot fixes its legend on the first frame it draws, so both accuracy lines are there from the start
     # (NaN: no point drawn until the first evaluation).
-    rows += [(0, metric, float("nan")) for metric in ("train accuracy", "test accuracy")]
-    frame = pd.DataFrame(rows, columns=list(CURVE_TYPES)).astype(CURVE_TYPES)
-    return frame[frame.metric == "train loss"], frame[frame.metric != "train loss"]
+    padding = [] if steps else [(0, "held-out accuracy", float("nan"))]
+    frame = pd.DataFrame(train_rows + steps + padding, columns=list(CURVE_TYPES)).astype(CURVE_TYPES)
+    total = run.last.total_iterations if run.last else None
+    return frame[frame.metric == "train loss"], frame[frame.metric != "train loss"], total
 
 
 BUSY_POLL, IDLE_POLL = 1.0, 5.0  # seconds between a page's polls while a run is going, and while none is
 
 
-def poll(seen):
-    """Every page polls: each second during a run, every 5 s otherwise (to notice a run another visitor
-    started, or a new model). It always gets the status line; the plots only when the run changed, and
-    the model list and card only when the model did (so an open dropdown stays put)."""
+def poll(seen, choice, request: gr.Request = None):
+    """Every page polls, whatever tab it shows: each second during a run, every 5 s otherwise. It always gets
+    the status line; the plots only when the run changed; the model list only when the server's list or
+    default changed; the header only when this page's model changed (so an open dropdown stays put). A page
+    that started the run that just finished takes its model as its own."""
     run = JOB.run
+    seen_run, seen_list, seen_model, adopted = seen or (None, None, None, 0)
+    if (run is not None and run.saved is not None and run.owner and adopted != JOB.runs_started
+            and run.owner == getattr(request, "session_hash", None)):
+        choice, adopted = run.saved.name, JOB.runs_started
     run_key = (JOB.runs_started, len(run.history.rows) if run else 0, run.state if run else None)
-    seen_run, seen_model = seen or (None, None)
-    loss, accuracy = curves() if run_key != seen_run else (gr.skip(), gr.skip())
-    changed = MODELS.version != seen_model
-    models, card = (model_choices(), active_model_card()) if changed else (gr.skip(), gr.skip())
+    if run_key != seen_run:
+        loss, accuracy, total = curves()
+        x_lim = [0, total] if total else None
+        loss, accuracy = gr.LinePlot(loss, x_lim=x_lim), gr.LinePlot(accuracy, x_lim=x_lim)
+    else:
+        loss, accuracy = gr.skip(), gr.skip()
+    checkpoint = page_model_or_none(choice)
+    model_key = (str(checkpoint.path), checkpoint.created) if checkpoint else None
+    models = model_choices(choice) if (MODELS.version, model_key) != seen_list else gr.skip()
+    changed = model_key != seen_model
+    line, card = (gr.Accordion(label=model_line(choice)), model_details(choice)) if changed else (gr.skip(), gr.skip())
     timer = gr.Timer(BUSY_POLL if JOB.running() else IDLE_POLL)
-    return loss, accuracy, training_status(), models, card, timer, (run_key, MODELS.version)
+    return (loss, accuracy, training_status(choice), models, line, card, timer,
+            (run_key, (MODELS.version, model_key), model_key, adopted), choice)
+
+
+def page_model_or_none(choice):
+    try:
+        return page_model(choice)
+    except CheckpointError:
+        return None
 
 
 # Models and Explore ------------------------------------------------------------------------------
 
-def model_choices():
-    paths = MODELS.checkpoints()
-    active = MODELS.active.path.name if MODELS.active else None
-    return gr.Dropdown(choices=[p.name for p in paths], value=active)
+def accuracy_of(checkpoint_or_metrics) -> str:
+    metrics = getattr(checkpoint_or_metrics, "metrics", checkpoint_or_metrics)
+    acc = metrics.get("test_acc")
+    return f"{100 * acc:.2f}%" if isinstance(acc, (int, float)) else "accuracy unknown"
 
 
-def choose_model(name):
-    by_name = {p.name: p for p in MODELS.checkpoints()}
+def model_choices(choice=None):
+    """The server's models, labelled with their test accuracy; this page's model selected."""
+    labels = []
+    default = MODELS.default.path.name if MODELS.default else None
+    for path in MODELS.checkpoints():
+        acc = accuracy_of(MODELS.describe(path))
+        tags = ["shipped"] if path.name == "mnist_cnn.safetensors" and path.parent == SHIPPED.parent else []
+        tags += ["server default"] if path.name == default else []
+        labels.append((f"{path.name} · {acc}" + (f" ({', '.join(tags)})" if tags else ""), path.name))
+    current = page_model_or_none(choice)
+    return gr.Dropdown(choices=labels, value=current.path.name if current else None)
+
+
+def choose_model(name, choice=None):
+    """A page picks a model: only its own reading changes; the server's default and other pages stay."""
     try:
-        MODELS.select(by_name.get(name, name or ""))
+        checkpoint = MODELS.get(name) if name else None
     except CheckpointError as e:
         gr.Warning(str(e))
-    return active_model_card()
+        return choice, gr.Accordion(label=model_line(choice)), model_details(choice)
+    choice = checkpoint.path.name if checkpoint else None
+    return choice, gr.Accordion(label=model_line(choice)), model_details(choice)
 
 
-def active_model_card() -> str:
-    c = MODELS.active
+def model_line(choice=None) -> str:
+    """The header's short line (plain text: an Accordion's label): this page's model and its test accuracy."""
+    c = page_model_or_none(choice)
     if c is None:
-        return f"⚠️ **No model loaded.** {MODELS.problem}. Train one in the Train tab."
-    t = c.train_config
-    acc = c.metrics.get("test_acc")
-    acc = f"{100 * acc:.2f}%" if isinstance(acc, (int, float)) else "unknown"
-    warning = f"\n\n⚠️ {MODELS.problem}" if MODELS.problem else ""
-    precision = f", {c.metrics['precision']}" if "precision" in c.metrics else ""
-    return (f"**Active model:** `{c.path.name}` · test accuracy **{acc}** on the 10,000 MNIST test digits · "
-            f"{count_parameters(c.model):,} parameters · trained {c.created[:16].replace('T', ' ')} UTC on {c.device}{precision} · "
-            f"{t.epochs} epoch{'s' * (t.epochs > 1)}, batch {t.batch_size}, lr {t.lr:g}, augmentation {'on' if t.augment else 'off'}, "
-            f"seed {t.seed} · layers {c.model_config.channels} × {c.model_config.convs_per_stage}{warning}")
+        return "No model loaded: train one in the Train tab (details here)"
+    return f"Model: {c.path.name} · test {accuracy_of(c)}"
 
+
+def model_details(choice=None) -> str:
+    c = page_model_or_none(choice)
+    if c is None:
+        return f"No model could be loaded: {MODELS.problem}."
+    t = c.train_config
+    precision = f", {c.metrics['precision']}" if "precision" in c.metrics else ""
+    val = c.metrics.get("val_acc")
+    val = f" · accuracy {100 * val:.2f}% on the 5,000 held-out training digits" if isinstance(val, (int, float)) else ""
+    warning = f"\n\nNote: {MODELS.problem}" if MODELS.problem else ""
+    whose = ("the server's default" if MODELS.default is not None and c.path == MODELS.default.path
+             else "this page's choice; other pages keep theirs")
+    return (f"`{c.path.name}` ({whose}): test accuracy **{accuracy_of(c)}** on the 10,000 MNIST test digits{val} · "
+            f"{count_parameters(c.model):,} parameters · trained {c.created[:16].replace('T', ' ')} UTC on {c.device}"
+            f"{precision} · {t.epochs} epoch{'s' * (t.epochs > 1)}, batch {t.batch_size}, lr {t.lr:g}, augmentation "
+            f"{'on' if t.augment else 'off'}, seed {t.seed} · layers {c.model_config.channels} × "
+            f"{c.model_config.convs_per_stage}{warning}")
+
+
+def active_model_card(choice=None) -> str:
+    """The header line and the details (as older callers read them)."""
+    return model_line(choice) + "\n\n" + model_details(choice)
 
 def mnist():
     """(train, test) splits, or a message on the page when the MNIST files cannot be had: a failed download's
@@ -283,9 +438,9 @@ def examined(checkpoint, test_set):
     return EXAMINED[key]
 
 
-def check_model():
-    """Test digits with the active model's predictions (mistakes marked), its mistakes, and the confusion matrix."""
-    c = MODELS.active
+def check_model(choice=None):
+    """Test digits with this page's model's predictions (mistakes marked), its mistakes, and the confusion matrix."""
+    c = page_model_or_none(choice)
     if c is None:
         raise gr.Error("No model is loaded: train one first.", print_exception=False)
     _, test_set = mnist()
@@ -306,57 +461,100 @@ def check_model():
                      caption_size=12, colours=[RIGHT if ok else WRONG for ok in right])
 
     per_class = pd.DataFrame({"digit": [str(d) for d in range(10)], "accuracy": result.per_class})
-    summary = (f"**{result.accuracy:.2%}** of the 10,000 test digits read right; **{len(wrong)} mistakes**, "
-               f"shown below from the most confident.")
+    summary = (f"`{c.path.name}`: **{result.accuracy:.2%}** of the 10,000 test digits read right; "
+               f"**{len(wrong)} mistakes**, shown below from the most confident.")
     return (shown(sample, 12), shown(shown_wrong, 12),
             confusion_figure(confusion, f"Confusion matrix: {len(wrong)} mistakes in 10,000"), per_class, summary)
 
 
 # Layout ----------------------------------------------------------------------------------------
 
-# Clicks the Brush whenever the Sketchpad shows no active tool: on load and after Clear.
-SELECT_BRUSH_JS = """() => { setInterval(() => {
-  const pad = document.querySelector('#sketch'); if (!pad) return;
-  const brush = pad.querySelector('button[aria-label="Brush"]');
-  if (brush && pad.innerText.toLowerCase().includes('select the draw tool')) brush.click();
-}, 300); }"""
+# Clicks the Brush whenever the Sketchpad shows no active tool (on load and after Clear), and after Clear puts the
+# pad back at the zoom it opened with (Gradio's Clear resets it to 100%, smaller or larger than the box).
+PAGE_JS = """() => {
+  let refit = false;
+  document.addEventListener('click', (e) => {
+    if (e.target.closest && e.target.closest('#sketch button[aria-label="Clear canvas"]')) refit = true;
+  }, true);
+  setInterval(() => {
+    const pad = document.querySelector('#sketch'); if (!pad) return;
+    const brush = pad.querySelector('button[aria-label="Brush"]');
+    if (brush && pad.innerText.toLowerCase().includes('select the draw tool')) brush.click();
+    if (!refit) return;
+    const fit = [...pad.querySelectorAll('button')].find(b => b.innerText.trim() === 'Fit to screen');
+    if (fit) { fit.click(); refit = false; return; }
+    const zoom = [...pad.querySelectorAll('span[role="button"]')].find(s => /%$/.test(s.innerText.trim()));
+    if (zoom) zoom.click();  // opens the zoom menu; the next tick picks "Fit to screen"
+  }, 300);
+}"""
 
-# Uploads and pictures Gradio keeps on disk: every 30 minutes, those older than an hour are deleted.
+# Phone first: a short header, the pad and the reading on the first screen.
+CSS = """
+#model-line .label-wrap { font-weight: 600; text-align: left; }
+#sketch button[aria-label='Color'] { display: none; }  /* one colour: black */
+#hint p { margin: 0; min-height: 1.5em; }
+#probs h2 { margin-top: 0; margin-bottom: 4px; }
+@media (max-width: 640px) {
+  .gradio-container { padding: 6px 8px !important; }
+  #title h1 { font-size: 1.25rem !important; margin: 0 !important; }
+  #subtitle { display: none !important; }
+  #model-line .label-wrap { font-size: 0.85rem; }
+  #seen-row { order: 5; }  /* the 28x28 view one short scroll down, the bars first */
+  #draw-notes { order: 6; }
+  #probs h2 { display: none; }  /* the top answer is in the line above the bars */
+  #probs { padding: 6px 10px !important; }
+}
+"""
+
 with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) as demo:
-    gr.Markdown("# ✍️ Handwritten digit recognizer\nA small convolutional network trained on MNIST reads the digit "
-                "you draw or upload, and shows how sure it is of each of the ten digits.")
-    model_card = gr.Markdown(active_model_card())
+    # Uploads and pictures Gradio keeps on disk: every 30 minutes, those older than an hour are deleted.
+    gr.Markdown("# Handwritten digit recognizer", elem_id="title")
+    gr.Markdown("Draw or upload a digit (0-9): a small neural network trained on MNIST reads it and shows how sure "
+                "it is of each digit.", elem_id="subtitle")
+    with gr.Accordion(model_line(), open=False, elem_id="model-line") as model_box:  # its label: the short line
+        models = gr.Dropdown(label="This page reads with", elem_id="models", interactive=True,
+                             info="Your choice, for this page only: other visitors keep theirs.")
+        model_card = gr.Markdown(model_details(), elem_id="model-card")
+    choice = gr.State()  # this page's model (a file name), None: the server's default
+    seen = gr.State()
+    timer = gr.Timer(IDLE_POLL)  # outside the tabs: every open page follows the run and the models, on any tab
     with gr.Tabs():
         with gr.Tab("Draw"):
-            with gr.Row():
-                with gr.Column():  # the wrapper keeps the canvas inside its box (see docs/gradio6 notes)
+            with gr.Row(equal_height=False):
+                with gr.Column(min_width=300):  # the wrapper keeps the canvas inside its box (see docs/gradio6 notes)
                     sketch = gr.Sketchpad(
-                        elem_id="sketch", label="Draw a digit", canvas_size=(280, 280), image_mode="L", layers=False,
-                        brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"), height=420,
+                        elem_id="sketch", label="Draw a digit", show_label=False, canvas_size=(280, 280),
+                        image_mode="L", layers=False, height=380,
+                        brush=gr.Brush(default_size=10, colors=["#000000"], color_mode="fixed"),
                     )
+                with gr.Column(min_width=300, elem_id="reading"):
+                    hint = gr.Markdown(DRAW_HINT, elem_id="hint")
+                    with gr.Row(equal_height=False, elem_id="seen-row"):  # below the bars on a phone (CSS)
+                        network_view = gr.Image(elem_id="seen", height=112, width=112, interactive=False, buttons=[],
+                                                show_label=False, scale=0, min_width=112, container=False)
+                        gr.Markdown("<small>What the network sees: your drawing as a 28×28 MNIST-style input."
+                                    "</small>", elem_id="seen-title", min_width=150)
+                    probs = gr.Label(num_top_classes=10, show_label=False, elem_id="probs")
                     smooth = TrainConfig.label_smoothing  # a sure answer's target: 1 - smooth + smooth / 10
-                    gr.Markdown(f"<small>The models here learn with label smoothing ({smooth:g}): a sure answer "
-                                f"shows about {100 * (1 - 0.9 * smooth):.0f}%, not 100%.</small>")
-                with gr.Column():
-                    probs = gr.Label(num_top_classes=10, label="Probabilities", elem_id="probs")
-                    with gr.Row():
-                        with gr.Column():
-                            gr.Markdown("**What the network sees**: your drawing as a 28×28 MNIST-style input")
-                            network_view = gr.Image(elem_id="seen", height=230, interactive=False, buttons=[],
-                                                    show_label=False)
-                        hint = gr.Markdown(DRAW_HINT, elem_id="hint")
+                    gr.Markdown(f"<small>Small digit? Brush Size, in the pad's tools, draws thinner strokes. "
+                                f"The models here learn with label smoothing ({smooth:g}): a sure answer shows about "
+                                f"{100 * (1 - 0.9 * smooth):.0f}%, not 100%.</small>", elem_id="draw-notes")
+                    # issue 11's "inside the network" Accordion goes here, below the reading
         with gr.Tab("Upload"):
-            with gr.Row():
-                with gr.Column():
+            with gr.Row(equal_height=False):
+                with gr.Column(min_width=300):
                     files = gr.File(label="Images (one or many)", file_count="multiple", file_types=["image"],
                                     elem_id="upload")
-                    gr.Examples([[[p]] for p in EXAMPLES], inputs=files, label="Real MNIST test digits") if EXAMPLES else None
+                    example = gr.Image(type="filepath", visible=False)
+                    if EXAMPLES:
+                        gr.Examples(EXAMPLES, inputs=example, label="Or try a real MNIST test digit",
+                                    examples_per_page=10, elem_id="upload-examples")
                     upload_summary = gr.Markdown(elem_id="upload-summary")
-                with gr.Column():
+                with gr.Column(min_width=300):
                     upload_probs = gr.Label(num_top_classes=10, label="First readable image", elem_id="upload-probs")
             gr.Markdown("**Each file**: what the network saw, and its probabilities")
             upload_cards = gr.Image(type="pil", interactive=False, show_label=False, elem_id="upload-cards",
-                                    buttons=["download", "fullscreen"])
+                                    buttons=["fullscreen"])
         with gr.Tab("Train"):
             with gr.Row():
                 epochs = gr.Slider(1, 20, value=TrainConfig.epochs, step=1, label="Epochs")
@@ -371,25 +569,26 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
             status = gr.Markdown(training_status(), elem_id="train-status")
             with gr.Row():
                 loss_plot = gr.LinePlot(x="iteration", y="value", color="metric", title="Training loss",
-                                        y_title="cross-entropy", elem_id="loss-plot", height=300)
+                                        x_title="step", y_title="cross-entropy", elem_id="loss-plot", height=300)
                 acc_plot = gr.LinePlot(x="iteration", y="value", color="metric", title="Accuracy", y_lim=[0.8, 1.0],
-                                       y_title="accuracy", elem_id="acc-plot", height=300)
-            models = gr.Dropdown(label="Active model (the shipped one, or one trained here)", elem_id="models",
-                                 interactive=True)
-            timer = gr.Timer(IDLE_POLL)  # always on, so every open page follows the run and the active model
-            seen = gr.State()
+                                       x_title="step", y_title="accuracy", elem_id="acc-plot", height=300)
+            gr.Markdown("<small>Held-out accuracy: digits kept out of training, measured every "
+                        f"{TrainConfig.eval_every} steps and at each epoch's end; each value holds until the next. "
+                        "The finished model goes to the model list; it becomes the server's default only if it "
+                        "scores better on held-out digits.</small>")
         with gr.Tab("Explore"):
             gr.Markdown("### The data\nRandom digits from the 60,000 training images, with their labels.")
             show_digits = gr.Button("Show random training digits")
             train_gallery = gr.Image(type="pil", interactive=False, show_label=False, elem_id="train-digits",
                                      buttons=["fullscreen"])
-            gr.Markdown("### Checking the network\nThe active model on the 10,000 test digits.")
-            check_btn = gr.Button("Check the active model", variant="primary")
-            check_summary = gr.Markdown()
+            gr.Markdown("### Checking the network\nThis page's model on the 10,000 test digits.")
+            check_btn = gr.Button("Check this page's model", variant="primary")
+            check_summary = gr.Markdown(elem_id="check-summary")
             gr.Markdown("**Random test digits** with the model's reading: green = right, red = mistake")
-            test_gallery = gr.Image(type="pil", interactive=False, show_label=False, buttons=["fullscreen"])
+            test_gallery = gr.Image(type="pil", interactive=False, show_label=False, buttons=["fullscreen"],
+                                    elem_id="test-digits")
             with gr.Row():
-                confusion_plot = gr.Plot(show_label=False)
+                confusion_plot = gr.Plot(show_label=False, elem_id="confusion")
                 per_class_plot = gr.BarPlot(x="digit", y="accuracy", y_lim=[0.9, 1.0], title="Accuracy per digit",
                                             sort="x")
             gr.Markdown("**The mistakes**, most confident first: what the model read, and what the digit is")
@@ -397,33 +596,36 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
                                         buttons=["fullscreen"])
     with gr.Row(visible=False):  # the public API: one image in, the digit with its confidences out
         api_image = gr.File(type="filepath")  # opened by open_image(), which explains unreadable files
-        api_label = gr.Label(num_top_classes=10)
+        api_answer = gr.JSON()
         api_button = gr.Button()
 
     draw_outputs = [probs, network_view, hint]
-    sketch.change(read_sketch, sketch, draw_outputs, concurrency_limit=4, show_progress="hidden",
+    sketch.change(read_sketch, [sketch, choice], draw_outputs, concurrency_limit=4, show_progress="hidden",
                   api_visibility="private")
-    files.change(read_uploads, files, [upload_cards, upload_probs, upload_summary], concurrency_limit=4,
-                 api_visibility="private")
-    api_button.click(predict_image, api_image, api_label, api_name="predict", concurrency_limit=8)
+    upload_outputs = [upload_cards, upload_probs, upload_summary]
+    files.change(read_uploads, [files, choice], upload_outputs, concurrency_limit=4, api_visibility="private")
+    example.change(read_uploads, [example, choice], upload_outputs, concurrency_limit=4, api_visibility="private")
+    api_button.click(predict_image, api_image, api_answer, api_name="predict", concurrency_limit=8)
 
-    poll_outputs = [loss_plot, acc_plot, status, models, model_card, timer, seen]
+    poll_outputs = [loss_plot, acc_plot, status, models, model_box, model_card, timer, seen, choice]
     # /train and /stop stay callable by API clients but are left out of the API page and of the MCP tools
     start_btn.click(start_training, [epochs, batch_size, lr, augment, seed], status, api_name="train",
                     concurrency_limit=None, show_progress="hidden", api_visibility="undocumented")
     start_btn.click(lambda: gr.Timer(BUSY_POLL), None, timer, queue=False, api_visibility="private")  # poll fast now
     stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None, show_progress="hidden",
                    api_visibility="undocumented")
-    timer.tick(poll, seen, poll_outputs, concurrency_limit=None, show_progress="hidden", api_visibility="private")
-    demo.load(poll, seen, poll_outputs, api_visibility="private")
-    models.input(choose_model, models, model_card, api_visibility="private")
+    timer.tick(poll, [seen, choice], poll_outputs, concurrency_limit=None, show_progress="hidden",
+               api_visibility="private")
+    demo.load(poll, [seen, choice], poll_outputs, api_visibility="private")
+    models.input(choose_model, [models, choice], [choice, model_box, model_card], api_visibility="private").then(
+        read_sketch, [sketch, choice], draw_outputs, api_visibility="private")  # the drawing read again by the new model
     show_digits.click(random_training_digits, None, train_gallery, api_visibility="private")
-    check_btn.click(check_model, None, [test_gallery, mistakes_gallery, confusion_plot, per_class_plot, check_summary],
-                    api_visibility="private")
+    check_btn.click(check_model, choice, [test_gallery, mistakes_gallery, confusion_plot, per_class_plot,
+                                          check_summary], api_visibility="private")
 
 # show_error: a client sent text where a number goes, say, is told so instead of a generic failure.
 # mcp_server: /predict is also a tool for AI assistants, at /gradio_api/mcp (training is not a tool).
-LAUNCH = dict(js=SELECT_BRUSH_JS, max_file_size="10mb", show_error=True, footer_links=["api", "gradio"],
+LAUNCH = dict(js=PAGE_JS, css=CSS, max_file_size="10mb", show_error=True, footer_links=["api", "gradio"],
               theme=gr.themes.Soft(), mcp_server=True)
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """The server's one training run: start, follow, stop; the finished model is saved and added to the registry."""
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from pathlib import Path
 
 from .checkpoint import CheckpointError, save_checkpoint
 from .config import TrainConfig, device_name, pick_device
@@ -17,6 +19,7 @@ from .report import History
 
 class State(Enum):
     LOADING = "loading data"
+    STARTING = "starting"  # data loaded; the first steps (and a warm-up step) are running
     TRAINING = "training"
     SAVING = "saving"
     DONE = "done"
@@ -46,6 +49,11 @@ class Run:
     last: Event | None = None
     state: State = State.LOADING
     message: str = ""
+    owner: str = ""  # who pressed Start (a page's session): the page that adopts the finished model
+    saved: Path | None = None  # the finished model's file
+    made_default: bool = False  # whether it became the server's default (it scored better on held-out data)
+    started_at: float = field(default_factory=time.monotonic)
+    last_at: float = field(default_factory=time.monotonic)  # when the last event came: the status counts from it
 
 
 # A remote trainer: config as a dict -> plain event dicts (see mnist_core.remote), e.g. a @spaces.GPU function.
@@ -83,8 +91,9 @@ class TrainingJob:
     def running(self) -> bool:
         return not self._idle.is_set()
 
-    def start(self, config: TrainConfig) -> tuple[Start, str]:
-        """Start a run unless one is going. Locally it returns at once; with a remote trainer, when the run ends."""
+    def start(self, config: TrainConfig, owner: str = "") -> tuple[Start, str]:
+        """Start a run unless one is going. Locally it returns at once; with a remote trainer, when the run ends.
+        owner: who started it (a page's session), so that page can take the finished model as its own."""
         if not self.allow_training:
             return Start.SWITCHED_OFF, Start.SWITCHED_OFF.value
         try:
@@ -97,7 +106,7 @@ class TrainingJob:
             self._stop.clear()
             self._idle.clear()
             device = "ZeroGPU" if self.remote else device_name(pick_device())
-            self.run = Run(config, device)
+            self.run = Run(config, device, owner=owner)
             self.runs_started += 1
         if self.remote:
             self._follow(self.run)
@@ -126,6 +135,7 @@ class TrainingJob:
 
             return to_events(self.remote(run.config.__dict__.copy()))
         train_set, test_set = self.data()
+        run.state = State.STARTING
         return train(run.config, train_set, test_set, device=pick_device(), stop=self._stop)
 
     def _follow(self, run: Run):
@@ -135,19 +145,20 @@ class TrainingJob:
                 for ev in events:
                     run.state = State.TRAINING
                     run.history.add(ev)
-                    run.last = ev
+                    run.last, run.last_at = ev, time.monotonic()
                     if self.after_event:
                         self.after_event(ev)
                     if self.stopping() or ev.kind == "stopped":
                         break
             if ev is None or ev.kind != "done":
-                run.state, run.message = State.STOPPED, "stopped: the active model was kept"
+                run.state, run.message = State.STOPPED, "stopped before the end: no model was saved"
                 return
             run.state = State.SAVING
             name = f"run-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{ev.test_acc * 100:.2f}.safetensors"
             path = save_checkpoint(self.registry.checkpoint_dir / name, ev.model, run.config, ev.metrics(), run.device)
-            self.registry.select(path)
-            run.state, run.message = State.DONE, f"saved {path.name}; it is now the active model"
+            _, run.made_default = self.registry.add(path)
+            run.saved = path
+            run.state, run.message = State.DONE, f"saved {path.name}"
         except (MnistDataError, CheckpointError, ValueError, RuntimeError, OSError) as e:
             run.state, run.message = State.FAILED, f"training failed: {e}"
         except Exception as e:  # noqa: BLE001 - a crashed run must never take the server down

@@ -1,5 +1,7 @@
 """The app's handlers called directly, with the shipped model."""
+import gradio as gr
 import numpy as np
+import torch
 from PIL import Image, ImageDraw
 
 from drawing import draw, sketchpad_value
@@ -51,7 +53,7 @@ def test_a_list_of_uploads(app_module, tmp_path):
     assert len(captions) == 5
     assert captions[0].startswith("- 0.png: 0") and captions[1].startswith("- 4.png: 4")
     assert captions[2].startswith("- 7.png: 7")
-    assert captions[3] == "- ⚠️ blank.png: empty file (0 bytes)"
+    assert captions[3] == "- blank.png: empty file (0 bytes)"
     assert "white.png: nothing to read" in captions[4]
     assert max(first, key=first.get) == "0"
     assert picture.width > 900 and picture.height > 3 * 224  # five cards, two to a row, captions underneath
@@ -60,40 +62,134 @@ def test_a_list_of_uploads(app_module, tmp_path):
 def test_models_are_chosen_by_name_from_the_servers_list_only(app_module):
     models = app_module.MODELS
     assert models.checkpoint_dir != models.checkpoints()[0].parent  # trained models go elsewhere than the shipped one
-    assert "mnist_cnn.safetensors" in app_module.choose_model("mnist_cnn.safetensors")
-    assert models.active.path.name == "mnist_cnn.safetensors"
-    for name in ("../../etc/passwd", "/etc/hostname", ""):
-        app_module.choose_model(name)
-        assert models.active.path.name == "mnist_cnn.safetensors"
+    choice, line, details = app_module.choose_model("mnist_cnn.safetensors")
+    assert choice == "mnist_cnn.safetensors" and "mnist_cnn.safetensors" in line.label and "99.61%" in details
+    for name in ("../../etc/passwd", "/etc/hostname"):
+        choice, line, _ = app_module.choose_model(name, "mnist_cnn.safetensors")
+        assert choice == "mnist_cnn.safetensors"  # refused: the page keeps what it had
+    assert models.default.path.name == "mnist_cnn.safetensors"
 
 
-def test_every_open_page_gets_changes_and_only_changes(app_module):
-    first = app_module.poll(None)  # a page that has seen nothing yet gets everything
-    key = first[-1]
-    assert first[2] and first[4].startswith("**Active model:**")
-    again = app_module.poll(key)  # nothing changed: plots, model list and card are skipped
-    skip = type(app_module.gr.skip())
-    assert again[-1] == key and all(isinstance(x, skip) for x in (again[0], again[3], again[4]))
-    app_module.MODELS.select(app_module.MODELS.active.path)  # another page (re)selects the model
-    changed = app_module.poll(key)
-    assert changed[-1] != key and changed[4].startswith("**Active model:**")
-    assert again[5].value == app_module.IDLE_POLL  # no run going: the page polls slowly
-
-
-def test_the_model_card_names_the_training_precision_when_the_checkpoint_records_it(app_module):
+def random_model(models, name, seed, metrics=None):
     from mnist_core.checkpoint import save_checkpoint
     from mnist_core.config import TrainConfig
     from mnist_core.model import DigitCNN, ModelConfig
 
+    torch.manual_seed(seed)
+    return save_checkpoint(models.checkpoint_dir / name, DigitCNN(ModelConfig()), TrainConfig(),
+                           {"test_acc": 0.1, **(metrics or {})}, "CPU")
+
+
+def test_two_pages_read_with_their_own_models_and_the_default_stays(app_module):
     models = app_module.MODELS
-    shipped = models.active.path
-    assert "on CPU, bf16 ·" in app_module.active_model_card()  # as the shipped metrics say
-    older = save_checkpoint(models.checkpoint_dir / "no-precision.safetensors", DigitCNN(ModelConfig()), TrainConfig(),
-                            {"test_acc": 0.5}, "CPU")
+    path = random_model(models, "page-b.safetensors", 0)
     try:
-        models.select(older)
-        card = app_module.active_model_card()
-        assert "no-precision.safetensors" in card and "on CPU ·" in card and "bf16" not in card
+        drawing = sketchpad_value(draw(7))
+        page_b, line_b, _ = app_module.choose_model("page-b.safetensors")
+        page_a = None  # never chose: the server's default
+        label_a, _, _ = app_module.read_sketch(drawing, page_a)
+        label_b, _, _ = app_module.read_sketch(drawing, page_b)
+        assert max(label_a, key=label_a.get) == "7" and label_a != label_b  # each page's own model read it
+        assert "page-b.safetensors" in line_b.label and "page-b" not in app_module.model_line(page_a)
+        assert models.default.path.name == "mnist_cnn.safetensors"  # nobody else's model changed
+        assert app_module.predict_image(str(write_png(draw(7), path.parent / "seven.png")))["label"] == "7"
     finally:
-        models.select(shipped)
+        path.unlink()
+
+
+def write_png(img, path):
+    img.save(path)
+    return path
+
+
+def test_the_default_changes_only_for_a_model_better_on_held_out_data(tmp_path):
+    from mnist_core.registry import ModelRegistry
+
+    models = ModelRegistry(tmp_path)
+    shipped = models.default.path
+    no_measure = random_model(models, "a.safetensors", 1)
+    assert models.add(no_measure) == (models.get(no_measure), False) and models.default.path == shipped
+    measured = random_model(models, "b.safetensors", 2, {"val_acc": 0.90})
+    checkpoint, became = models.add(measured)
+    assert not became or "val_acc" in models.get(shipped).metrics  # the shipped model wins unless both are measured
+    models.select(measured)  # a default with a held-out score: better ones replace it, worse ones do not
+    worse, better = (random_model(models, f"{n}.safetensors", 3, {"val_acc": v}) for n, v in (("c", 0.85), ("d", 0.95)))
+    assert models.add(worse)[1] is False and models.default.path == measured
+    assert models.add(better)[1] is True and models.default.path == better
+    assert [p.name for p in models.checkpoints()][1:] == ["d.safetensors", "c.safetensors", "b.safetensors",
+                                                           "a.safetensors"] or len(models.checkpoints()) == 5
+
+
+def test_every_open_page_gets_changes_and_only_changes(app_module):
+    first = app_module.poll(None, None)  # a page that has seen nothing yet gets everything
+    key = first[7]
+    assert first[2] and first[4].label.startswith("Model: mnist_cnn.safetensors")
+    again = app_module.poll(key, None)  # nothing changed: plots, model list and header are skipped
+    skip = type(app_module.gr.skip())
+    assert again[7] == key and all(isinstance(x, skip) for x in (again[0], again[3], again[4], again[5]))
+    assert again[6].value == app_module.IDLE_POLL  # no run going: the page polls slowly
+    path = random_model(app_module.MODELS, "new.safetensors", 4)
+    try:
+        app_module.MODELS.add(path)  # another visitor's run saved a model: every page's list shows it
+        changed = app_module.poll(key, None)
+        assert any(value == "new.safetensors" for _, value in changed[3].choices)
+        assert isinstance(changed[4], skip)  # this page's own model did not change
+    finally:
+        path.unlink()
+
+
+def test_the_page_that_trained_takes_its_model_and_the_others_keep_theirs(app_module):
+    from mnist_core.config import TrainConfig
+    from mnist_core.job import Run, State
+
+    job = app_module.JOB
+    path = random_model(app_module.MODELS, "trained-here.safetensors", 5)
+    saved_run, saved_count = job.run, job.runs_started
+    try:
+        app_module.MODELS.add(path)
+        job.run = Run(TrainConfig(), "CPU", state=State.DONE, owner="trainer", saved=path, message="saved")
+        job.runs_started += 1
+        mine = app_module.poll(None, None, gr.Request(session_hash="trainer"))
+        theirs = app_module.poll(None, None, gr.Request(session_hash="someone else"))
+        assert mine[8] == "trained-here.safetensors" and "trained-here" in mine[4].label
+        assert "This page reads with it now" in mine[2]
+        assert theirs[8] is None and "mnist_cnn.safetensors" in theirs[4].label
+        assert "Pick it from the model list" in theirs[2]
+        switched, _, _ = app_module.choose_model("mnist_cnn.safetensors", mine[8])  # the trainer goes back
+        after = app_module.poll(mine[7], switched, gr.Request(session_hash="trainer"))
+        assert after[8] == "mnist_cnn.safetensors" and "Pick it from the model list" in after[2]
+    finally:
+        job.run, job.runs_started = saved_run, saved_count
+        path.unlink()
+
+
+def test_the_model_details_name_the_training_precision_when_the_checkpoint_records_it(app_module):
+    models = app_module.MODELS
+    assert "on CPU, bf16 ·" in app_module.model_details()  # as the shipped metrics say
+    older = random_model(models, "no-precision.safetensors", 6)
+    try:
+        details = app_module.model_details("no-precision.safetensors")
+        assert "no-precision.safetensors" in details and "on CPU ·" in details and "bf16" not in details
+    finally:
         older.unlink()
+
+
+def test_messages_name_no_library(app_module, tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("not an image at all")
+    _, _, summary = app_module.read_uploads([str(text)])
+    assert "notes.png" in summary and "Pillow" not in summary
+    with __import__("pytest").raises(gr.Error) as refused:
+        app_module.predict_image(str(text))
+    assert "Pillow" not in refused.value.message
+
+
+def test_small_and_fat_drawings_get_honest_words(app_module):
+    small = sketchpad_value(draw(3, box=(120, 120, 160, 160), width=24))  # small, default-ish brush: a blob
+    _, _, hint = app_module.read_sketch(small)
+    assert "only a dot" not in hint and ("thinner" in hint)
+    fat = sketchpad_value(draw(3, box=(40, 30, 240, 250), width=64))
+    _, _, hint = app_module.read_sketch(fat)
+    assert "very thick" in hint and "thinner brush" in hint
+    _, _, hint = app_module.read_sketch(sketchpad_value(draw(3)))
+    assert "thick" not in hint  # an ordinary drawing reads without the warning

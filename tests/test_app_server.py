@@ -12,14 +12,17 @@ def test_predict_endpoint_reads_a_drawn_digit(client, tmp_path):
     path = tmp_path / "seven.png"
     draw(7).save(path)
     result = client.predict(handle_file(str(path)), api_name="/predict")
-    assert result["label"] == "7" and len(result["confidences"]) == 10
+    assert set(result) == {"label", "confidences", "message"}
+    assert result["label"] == "7" and len(result["confidences"]) == 10 and result["message"] == ""
+    assert result["confidences"][0]["label"] == "7" and abs(sum(c["confidence"] for c in result["confidences"]) - 1) < 1e-4
 
 
-def test_predict_endpoint_blank_image_gives_the_empty_result(client, tmp_path):
+def test_predict_endpoint_blank_image_gives_the_same_shape_with_a_message(client, tmp_path):
     path = tmp_path / "blank.png"
     Image.new("RGB", (280, 280), "white").save(path)
     result = client.predict(handle_file(str(path)), api_name="/predict")
-    assert not result.get("confidences") and result.get("label") in (None, "")
+    assert set(result) == {"label", "confidences", "message"}  # the same keys as for a digit
+    assert result["label"] is None and result["confidences"] == [] and "nothing to read" in result["message"]
 
 
 def test_only_predict_is_documented_and_training_is_callable_but_unlisted(client):
