@@ -1,0 +1,141 @@
+"""read_number on whole numbers: MNIST test digits side by side (gapped, touching), drawn numbers with digits in
+several strokes, a blank canvas, and one digit (the same reading as predict)."""
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from composed import compose
+from conftest import MNIST_DIR, needs_mnist
+from drawing import STROKES, sketchpad_value
+from mnist_core.numbers import Number, assemble, find_marks, read_number
+from mnist_core.preprocess import ink_map, to_array
+from mnist_core.reader import Prediction, load_model, predict
+
+NUMBER_STROKES = {  # digits drawing.py lacks, and the two-stroke 4 and 5 people often draw
+    **STROKES,
+    6: [[(0.75, 0.0), (0.35, 0.25), (0.12, 0.65), (0.3, 0.97), (0.7, 0.97), (0.85, 0.72), (0.6, 0.5), (0.3, 0.55), (0.15, 0.7)]],
+    "4 in two strokes": [[(0.3, 0.0), (0.1, 0.62), (0.95, 0.62)], [(0.7, 0.25), (0.7, 1.0)]],
+    "5 in two strokes": [[(0.3, 0.0), (0.9, 0.0)],  # the bar drawn apart from the body
+                         [(0.25, 0.16), (0.2, 0.5), (0.6, 0.42), (0.88, 0.6), (0.85, 0.85), (0.5, 1.0), (0.1, 0.9)]],
+}
+
+
+def draw_number(digits, size=(600, 240), height=150, width=14, gap=30):
+    """Black strokes on a white canvas (PIL "L"): each digit in a box `height` tall and 0.6 of that wide."""
+    img = Image.new("L", size, 255)
+    d = ImageDraw.Draw(img)
+    x0, y0, w = 40, (size[1] - height) // 2, int(0.6 * height)
+    for digit in digits:
+        for line in NUMBER_STROKES[digit]:
+            pts = [(x0 + x * w, y0 + y * height) for x, y in line]
+            d.line(pts, fill=0, width=width, joint="curve")
+            for px, py in pts:
+                d.ellipse((px - width / 2, py - width / 2, px + width / 2, py + width / 2), fill=0)
+        x0 += w + gap
+    return img
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+@pytest.fixture(scope="module")
+def clear_test_digits(model):
+    """MNIST test digits that predict reads right on their own, so a wrong number is the segmentation's fault."""
+    from mnist_core.data import read_split
+
+    images, labels = read_split(MNIST_DIR, "test")
+    images, labels = images[:2000], labels[:2000]
+    right = np.array([p.digit for p in predict(model, list(images))]) == labels
+    return images[right], labels[right]
+
+
+def composed_numbers(digits, touching, count, seed):
+    images, labels = digits
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        idx = rng.choice(len(images), size=int(rng.integers(2, 6)), replace=False)
+        canvas, boxes = compose(images[idx], rng, touching)
+        yield canvas, "".join(str(labels[i]) for i in idx), boxes
+
+
+@needs_mnist
+def test_gapped_mnist_numbers_are_read_exactly_with_their_boxes(model, clear_test_digits):
+    exact = 0
+    numbers = list(composed_numbers(clear_test_digits, touching=False, count=20, seed=1))
+    for canvas, truth, boxes in numbers:
+        number = read_number(model, canvas)
+        if number.text != truth:
+            continue
+        exact += 1
+        assert len(number.digits) == len(number.boxes) == len(truth)
+        assert [b[0] for b in number.boxes] == sorted(b[0] for b in number.boxes)  # left to right
+        for (x0, y0, x1, y1), (tx0, ty0, tx1, ty1) in zip(number.boxes, boxes):  # each box is its digit's
+            assert abs(x0 - tx0) <= 3 and abs(x1 - tx1) <= 3 and abs(y0 - ty0) <= 3 and abs(y1 - ty1) <= 3
+    assert exact >= 18, f"{exact}/20 gapped numbers read exactly"
+
+
+@needs_mnist
+def test_touching_mnist_numbers_are_often_split(model, clear_test_digits):
+    """Neighbours pushed together until their strokes meet (0-3 px further). A floor under today's reading (8 of
+    these 20 exact, 27 of 75 digits in place), far from the issue's 85% target: see bench/numbers.py."""
+    exact = digits_right = total = 0
+    for canvas, truth, _ in composed_numbers(clear_test_digits, touching=True, count=20, seed=2):
+        text = read_number(model, canvas).text
+        exact += text == truth
+        digits_right += sum(a == b for a, b in zip(text, truth)) if len(text) == len(truth) else 0
+        total += len(truth)
+    assert exact >= 6 and digits_right >= 0.3 * total, (exact, digits_right, total)
+
+
+def test_a_drawn_2026_is_read_with_four_boxes_in_order(model):
+    img = draw_number([2, 0, 2, 6])
+    number = read_number(model, sketchpad_value(img))
+    assert number.text == "2026", [p.probs.round(2) for p in number.digits]
+    assert [p.digit for p in number.digits] == [2, 0, 2, 6]
+    xs = [b[0] for b in number.boxes]
+    assert xs == sorted(xs) and all(b[2] <= 600 and b[3] <= 240 for b in number.boxes)
+    ink = np.asarray(img) < 128
+    for x0, y0, x1, y1 in number.boxes:  # every box holds ink and no two boxes share a column
+        assert ink[y0:y1, x0:x1].any()
+    assert all(a[2] <= b[0] for a, b in zip(number.boxes, number.boxes[1:]))
+
+
+def test_a_two_stroke_4_and_5_are_each_one_digit(model):
+    img = draw_number(["4 in two strokes", "5 in two strokes"], size=(400, 240))
+    marks = find_marks(ink_map(*to_array(np.asarray(img))))
+    assert len(marks) >= 3  # the 5's bar is a mark of its own: grouping, not labelling, joins it
+    number = read_number(model, img)
+    assert number.text == "45", [p.probs.round(2) for p in number.digits]
+
+
+def test_a_blank_canvas_reads_nothing_and_says_why_as_predict_does(model):
+    for blank in ({"background": None, "layers": [], "composite": None},
+                  sketchpad_value(Image.new("L", (600, 240), 255))):
+        number = read_number(model, blank)
+        assert number == Number("", [], [], predict(model, blank).message)
+        assert number.message.startswith("nothing to read")
+
+
+@pytest.mark.parametrize("digit", [0, 1, 2, 3, 4, 7])
+def test_one_digit_reads_as_predict_reads_it(model, digit):
+    img = draw_number([digit], size=(280, 280), height=180, width=18)
+    number, alone = read_number(model, img), predict(model, img)
+    assert number.text == str(alone.digit) == str(digit)
+    assert len(number.digits) == 1 and np.allclose(number.digits[0].probs, alone.probs, atol=0.02)
+
+
+def test_a_mark_refused_as_not_a_digit_shows_as_a_question_mark():
+    """A Prediction refused by predict (digit None, probabilities kept) stays in place as "?"."""
+    probs = np.full(10, 0.1, np.float32)
+    try:
+        refused = Prediction(probs, np.zeros((28, 28), np.float32), "not a digit: ...", refused=True)
+    except TypeError:
+        pytest.skip("this reader.Prediction cannot refuse yet")
+    seven = np.eye(10, dtype=np.float32)[7]
+    nothing = Prediction(None, None, "nothing to read: only a dot")
+    number = assemble([Prediction(seven, None), refused, nothing, Prediction(seven, None)],
+                      [(0, 0, 5, 5), (6, 0, 9, 5), (10, 0, 11, 1), (12, 0, 15, 5)])
+    assert number.text == "7?7" and number.boxes == [(0, 0, 5, 5), (6, 0, 9, 5), (12, 0, 15, 5)]
+    assert "not digits" in number.message and "left out" in number.message
