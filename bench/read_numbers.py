@@ -5,14 +5,10 @@ Settings are chosen with --split validation (train[-5000:]); the test split is f
 
     MNIST_DIR=/work/shared/data/mnist python bench/read_numbers.py [--n 300] [--seed 0] [--threads 1] [--split test|validation]
 """
-import sys
-
-if sys.path and sys.path[0] == __import__("os").path.dirname(__import__("os").path.abspath(__file__)):
-    del sys.path[0]  # this script's folder first on the path would make it the standard library's `numbers`
-
 import argparse
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
