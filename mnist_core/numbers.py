@@ -2,7 +2,8 @@
 
 image -> ink map (preprocess.to_array + ink_map) -> connected marks, specks dropped -> marks whose
 horizontal extents overlap grouped into one digit (a two-stroke 5, a 7's crossbar) -> each group cut into
-the pieces that read best as digits (touching digits; one piece when it reads best whole) -> every digit's crop read by reader.predict in one batch -> Number.
+the pieces that read best as digits (touching digits; one piece when it reads best whole) -> every
+digit's crop read by reader.predict in one batch -> Number.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +23,10 @@ OVERLAP_SHARE = 0.5  # marks belong to one digit when their x-extents overlap by
 CONSIDER = 0.6  # a group narrower than this times its height is one digit, never cut
 STEP = 0.125  # touching digits may be cut once in every stretch this share of the group's height wide
 MIN_SIDE, MAX_SIDE = 0.25, 1.4  # widths a piece may have, in group heights (a narrow 1 is about 0.3)
-PIECE_COST = 0.0  # each piece's cost (log-probability): reading as two digits must be worth more than this
+PIECE_COST = 0.0  # each piece's cost (log-probability), a handle against cutting one digit in two
 WIDE_FROM, WIDE_COST = 1.0, 0.5  # a piece wider than WIDE_FROM heights pays WIDE_COST per height beyond
 # (chosen on 120 numbers composed of validation digits, MNIST train[-5000:], from a grid of 64 settings;
-# width alone decides poorly: 2% of MNIST digits are wider than 1.2 times their height, a touching 1 is narrow)
+# width alone decides poorly: 1% of MNIST digits are wider than 1.25 times their height, a touching 1 is narrow)
 MARGIN = 4  # paper (pixels) around each digit's crop, so predict sees the ink surrounded by paper
 
 
