@@ -16,10 +16,12 @@ TOWARDS, AWAY = np.array([215, 48, 39]), np.array([33, 102, 172])  # red / blue 
 WIDTH = 640  # px of every card
 TILE = 28  # px a feature map is drawn at, about
 DIGIT_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-                 (227, 119, 194), (20, 20, 20), (188, 189, 34), (23, 190, 207)]  # matplotlib's tab10, with black for its grey (the grey of the other lines)
+                 (227, 119, 194), (20, 20, 20), (188, 189, 34), (23, 190, 207)]  # matplotlib's tab10, black
+# in place of its grey (the colour of the lines that never pass 10%)
 
 
-def card(height: int, title: str, subtitle: str = "", width: int = WIDTH) -> tuple[Image.Image, ImageDraw.ImageDraw, int]:
+def card(height: int, title: str, subtitle: str = "", width: int = WIDTH) -> tuple[Image.Image, ImageDraw.ImageDraw,
+                                                                                    int]:
     """A blank card with its title (and a line of explanation); returns it, its pen, and the y where the picture
     starts."""
     image = blank_card(width, height, title, subtitle).copy()
@@ -75,9 +77,9 @@ def top_of(subtitle: bool) -> int:
 
 
 def tile_grid(maps: np.ndarray, width: int = WIDTH - 20, gap: int = 2) -> np.ndarray:
-    """All channels of (C, H, W) maps as one grey picture (rows, cols) uint8, strongest channel first,
-    brightness relative to the stage's strongest value; spare cells are the background. One array
-    reshuffle, no loop over channels."""
+    """All channels of (C, H, W) maps as one grid of grey levels 0..255 (float), strongest channel (by mean)
+    first, brightness relative to the stage's strongest value; gaps and spare cells are -1 (background).
+    One array reshuffle, no loop over channels."""
     c, h, w = maps.shape
     scale = max(1, round(TILE / max(h, w)))
     order = np.argsort(-maps.reshape(c, -1).mean(1), kind="stable")
@@ -183,7 +185,8 @@ def neighbours_picture(found, scale: int = 2) -> Image.Image:
     image, draw, top = card(top_of(True) + side + 30, "Training digits it finds most alike",
                             "Nearest in the hidden layer's numbers; label · distance (smaller is closer).")
     if found.message:
-        draw.multiline_text((10, top + 4), textwrap.fill(found.message, 80), fill=(140, 30, 30), font=font(13), spacing=4)
+        draw.multiline_text((10, top + 4), textwrap.fill(found.message, 80), fill=(140, 30, 30), font=font(13),
+                            spacing=4)
         return image
     for i, (picture, label, distance) in enumerate(zip(found.images, found.labels, found.distances)):
         x = 10 + i * (side + 20)
@@ -197,7 +200,8 @@ def sweep_picture(angles: np.ndarray, probs: np.ndarray, current: float | None =
     coloured and named at their peak, the rest thin grey. A dashed line marks the current rotation."""
     height = 220
     image, draw, top = card(top_of(True) + height + 26, "Turn the drawing: when does it change its mind?",
-                            f"Probability of each digit as the drawing turns from {angles[0]:+.0f}° to {angles[-1]:+.0f}°.")
+                            f"Probability of each digit as the drawing turns from {angles[0]:+.0f}° "
+                            f"to {angles[-1]:+.0f}°.")
     x0, x1, y0, y1 = 44, WIDTH - 20, top + 4, top + height
 
     def x_of(a):

@@ -50,7 +50,8 @@ def transform(x28, rotate: float = 0.0, scale: float = 1.0, dx: float = 0.0, dy:
     values exactly."""
     probe = Probe(rotate, scale, dx, dy, thickness)  # checks the ranges
     x = torch.as_tensor(np.asarray(x28, np.float32))[None, None]
-    return transform_batch(x, torch.tensor([probe.rotate]), probe.scale, probe.dx, probe.dy, probe.thickness)[0, 0].numpy()
+    moved = transform_batch(x, torch.tensor([probe.rotate]), probe.scale, probe.dx, probe.dy, probe.thickness)
+    return moved[0, 0].numpy()
 
 
 def transform_batch(x: torch.Tensor, rotate: torch.Tensor, scale: float = 1.0, dx: float = 0.0, dy: float = 0.0,

@@ -13,12 +13,13 @@ from conftest import MNIST_DIR, needs_mnist
 from drawing import draw, sketchpad_value
 from mnist_core.data import normalize
 from mnist_core.inside import activations, attribution, hidden_vectors
-from mnist_core.inside_pictures import AWAY, BACKGROUND, TOWARDS, heat_colours, section_pictures, stage_caption, tile_grid
+from mnist_core.inside_pictures import (AWAY, BACKGROUND, TOWARDS, heat_colours, section_pictures, stage_caption,
+                                        tile_grid)
 from mnist_core.inside_view import look_inside
 from mnist_core.model import DigitCNN, ModelConfig
 from mnist_core.neighbours import fingerprint, nearest, neighbour_index
 from mnist_core.probe import Probe, rotation_sweep, transform
-from mnist_core.reader import load_model, predict, probabilities
+from mnist_core.reader import load_model, predict, probabilities, read
 
 DIGITS = (0, 1, 2, 3, 4, 7)  # the ones tests/drawing.py can draw
 
@@ -38,8 +39,9 @@ def other():
 
 
 @pytest.fixture(scope="module")
-def drawings(shipped):
-    return {d: predict(shipped, sketchpad_value(draw(d))).pixels for d in DIGITS}
+def drawings():
+    """The 28x28 the network reads for a Sketchpad drawing of each digit (preprocessing only)."""
+    return {d: read(sketchpad_value(draw(d))).pixels for d in DIGITS}
 
 
 @pytest.mark.parametrize("which", ["shipped", "other"])
@@ -202,8 +204,8 @@ def test_neighbours_of_test_digits_share_their_label(shipped, index, mnist):
     """The hidden layer groups digits by meaning: a test digit's nearest training digit has its label (the
     shipped model reads 99% of the test set; a 1-nearest-neighbour reading in its hidden layer does nearly as well)."""
     _, test = mnist
-    hidden = hidden_vectors(shipped, test.images[:300].contiguous(memory_format=torch.channels_last))  # one batch
-    hits = [nearest(index, None, k=1, hidden=h).labels[0] == label for h, label in zip(hidden, test.labels[:300])]
+    hidden = hidden_vectors(shipped, test.images[:200].contiguous(memory_format=torch.channels_last))  # one batch
+    hits = [nearest(index, None, k=1, hidden=h).labels[0] == label for h, label in zip(hidden, test.labels[:200])]
     assert np.mean(hits) > 0.95
 
 
@@ -244,11 +246,11 @@ def test_heat_map_colours_mean_towards_and_away():
     assert colours[1][0] == colours[1][1] == colours[1][2]  # no evidence: grey, no hue
 
 
-@needs_mnist
 @pytest.mark.parametrize("which", ["shipped", "other"])
-def test_section_pictures_for_any_architecture(which, request, drawings, index):
+def test_section_pictures_for_any_architecture(which, request, drawings):
     model = request.getfixturevalue(which)
-    view = look_inside(model, drawings[4], Probe(rotate=10, thickness=-1), index if which == "shipped" else None)
+    index = request.getfixturevalue("index") if which == "shipped" else None  # needs the MNIST training files
+    view = look_inside(model, drawings[4], Probe(rotate=10, thickness=-1), index)
     pictures = section_pictures(view)
     stages = [name for name in pictures if name.startswith("stage")]
     assert len(stages) == len(model.config.channels)
