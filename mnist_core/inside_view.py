@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from .inside import Activations, activations, attribution
-from .neighbours import Nearest, NeighbourIndex, nearest
+from .neighbours import Nearest, NeighbourIndex, empty_index, nearest
 from .probe import SWEEP_ANGLES, Probe, rotation_sweep, transform
 
 
@@ -26,13 +26,13 @@ class InsideView:
 def look_inside(model: torch.nn.Module, x28, probe: Probe = Probe(), index: NeighbourIndex | None = None,
                 k: int = 8, angles=SWEEP_ANGLES) -> InsideView:
     """The section for x28 ((28, 28) float 0..1, white ink on black: Prediction.pixels) under `probe`. Without
-    an index, `nearest` is empty and says so. At the neutral probe, layers.probs are reader.predict's."""
+    an index (None while neighbours.index_when_ready builds it), `nearest` is empty and says so. At the
+    neutral probe, layers.probs are reader.predict's, bit for bit."""
     pixels = transform(x28, probe.rotate, probe.scale, probe.dx, probe.dy, probe.thickness)
     layers = activations(model, pixels)
     digits = layers.ranking[:2]
     maps = attribution(model, pixels, digits)
-    found = (nearest(index, pixels, k, hidden=layers.hidden) if index is not None else
-             nearest(NeighbourIndex(None, torch.zeros(0, 0), np.zeros(0, np.int64), np.zeros((0, 28, 28), np.uint8),
-                                    "The training digits are not indexed yet."), pixels))
+    index = index if index is not None else empty_index("The training digits are still being indexed.")
+    found = nearest(index, pixels, k, hidden=layers.hidden)
     angles, sweep = rotation_sweep(model, x28, angles, probe.scale, probe.dx, probe.dy, probe.thickness)
     return InsideView(probe, pixels, layers, digits, maps, found, angles, sweep)

@@ -2,6 +2,7 @@
 the 60,000 training digits' hidden vectors, built once per model in batches, and a k-nearest search over it."""
 import hashlib
 import threading
+import weakref
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,7 @@ class NeighbourIndex:
     labels: np.ndarray  # (N,) int64
     images: np.ndarray  # (N, 28, 28) uint8, white ink on black
     message: str = ""  # why there is no index; "" when there is one
+    key: tuple = ()  # (weights' fingerprint, data folder): where neighbour_index keeps it
     squared_norms: torch.Tensor = field(init=False)
 
     def __post_init__(self):
@@ -78,21 +80,61 @@ _building = threading.Lock()  # one build at a time: two requests for a new mode
 
 
 def neighbour_index(model: nn.Module, data_dir=None) -> NeighbourIndex:
-    """The model's index, built on first use (about 15 s on two CPU cores for the shipped model) and kept
-    for the KEEP most recent models, keyed by the weights' fingerprint. When the MNIST files are absent or
-    cannot be downloaded, an empty index whose message says why (not kept: the files may come later)."""
+    """The model's index, built on first use (60,000 forward passes: about 17 s on an idle 2-core CPU for the
+    shipped model) and kept for the KEEP most recent models, keyed by the weights' fingerprint. When the
+    MNIST files are absent or cannot be downloaded, an empty index whose message says why (not kept: the
+    files may come later)."""
     with _building:
         try:
             folder = resolve_data_dir(data_dir)
             key = (fingerprint(model), str(folder))
             if key not in _cache:
                 _cache[key] = build_index(model, folder)
+                _cache[key].key = key
                 while len(_cache) > KEEP:
                     del _cache[next(iter(_cache))]
             return _cache[key]
         except MnistDataError as e:
-            return NeighbourIndex(None, torch.zeros(0, 0), np.zeros(0, np.int64), np.zeros((0, 28, 28), np.uint8),
-                                  f"No training digits to compare with: {e}")
+            return empty_index(f"No training digits to compare with: {e}")
+
+
+_keys = weakref.WeakKeyDictionary()  # model -> the cache key of its built index
+_builds = weakref.WeakKeyDictionary()  # model -> the thread building its index
+_why = weakref.WeakKeyDictionary()  # model -> why its build found no training digits
+
+
+def index_when_ready(model: nn.Module, data_dir=None) -> NeighbourIndex | None:
+    """neighbour_index without waiting, for a page: the index when it is built (or an empty one saying why
+    there is none), else None, after starting the build in a background thread on the first call."""
+    index = _cache.get(_keys.get(model))
+    if index is not None:
+        return index
+    build = _builds.get(model)
+    if build is None:
+        build = _builds[model] = threading.Thread(target=remember_index, args=(model, data_dir), daemon=True,
+                                                  name="neighbour-index")
+        build.start()
+    if build.is_alive():
+        return None
+    del _builds[model]
+    if model in _why:  # said once; the next call tries again, in case the files have come
+        return empty_index(_why.pop(model))
+    return index_when_ready(model, data_dir)
+
+
+def remember_index(model: nn.Module, data_dir) -> None:
+    """Build (or find) the model's index and note its key, or why there is none. Only plain values are kept
+    against the model, so a model nobody uses any more can be collected."""
+    index = neighbour_index(model, data_dir)
+    if index.message:
+        _why[model] = index.message
+    else:
+        _keys[model] = index.key
+
+
+def empty_index(message: str) -> NeighbourIndex:
+    """An index of nothing, saying why."""
+    return NeighbourIndex(None, torch.zeros(0, 0), np.zeros(0, np.int64), np.zeros((0, 28, 28), np.uint8), message)
 
 
 def nearest(index: NeighbourIndex, x28, k: int = 8, hidden=None) -> Nearest:

@@ -9,7 +9,7 @@ import torch
 from scipy import ndimage
 from scipy.stats import spearmanr
 
-from conftest import MNIST_DIR, needs_mnist
+from conftest import MNIST_DIR, needs_mnist, wait_for
 from drawing import draw, sketchpad_value
 from mnist_core.data import normalize
 from mnist_core.inside import activations, attribution, hidden_vectors
@@ -17,7 +17,7 @@ from mnist_core.inside_pictures import (AWAY, BACKGROUND, TOWARDS, heat_colours,
                                         tile_grid)
 from mnist_core.inside_view import look_inside
 from mnist_core.model import DigitCNN, ModelConfig
-from mnist_core.neighbours import fingerprint, nearest, neighbour_index
+from mnist_core.neighbours import fingerprint, index_when_ready, nearest, neighbour_index
 from mnist_core.probe import Probe, rotation_sweep, transform
 from mnist_core.reader import load_model, predict, probabilities, read
 
@@ -219,7 +219,22 @@ def test_index_is_kept_per_model(shipped, index, other):
     assert fingerprint(copy.deepcopy(shipped)) == fingerprint(shipped)
 
 
+def ready(model, data_dir):
+    """index_when_ready, polled until its background build has finished."""
+    found = []
+    wait_for(lambda: found.append(index_when_ready(model, data_dir)) or found[-1] is not None, timeout=600)
+    return found[-1]
+
+
+@needs_mnist
+def test_index_when_ready_does_not_wait(shipped, index):
+    twin = copy.deepcopy(shipped)  # same weights, another object: found in the cache, by a background thread
+    assert ready(twin, MNIST_DIR) is index
+    assert index_when_ready(twin, MNIST_DIR) is index  # at once, from then on
+
+
 def test_missing_mnist_is_said_not_raised(other, tmp_path, drawings):
+    assert "train-images-idx3-ubyte" in ready(other, tmp_path).message  # from the background build
     built = neighbour_index(other, tmp_path)
     assert len(built) == 0 and "train-images-idx3-ubyte" in built.message
     found = nearest(built, drawings[7])
