@@ -14,11 +14,14 @@ MAX_SIDE = 2048  # larger inputs are shrunk first: the digit survives, the work 
 MIN_CONTRAST = 0.02  # ink must differ from the paper by at least this much (0..1) to count...
 NOISE_SIGMAS = 5.0  # ...and by this many times the paper's noise (standard deviations)...
 RELATIVE_CONTRAST = 0.15  # ...and by this share of the strongest ink's difference
+DARK_PRIOR = 0.4  # dark ink when the median is past this share of the range from the darkest pixels
+NOISY = 0.05  # an image whose paper noise is over this share of its strongest ink is smoothed first
 BOX, SIDE = 20, 28  # MNIST fits each digit in a 20x20 box inside a 28x28 image
 WORK = 64  # the cropped digit is evened out at this size (pixels, longer side) before the final fit
 STROKE_MIN, STROKE_MAX = 2.2, 4.5  # stroke widths (pixels of the 20x20 box) outside which strokes are evened out
 STROKE_THIN_TO = 2.6  # what too-thin strokes are thickened to: a typical MNIST stroke
 INK_MIN = 0.05  # in the evened-out digit, fainter than this is background
+MIN_INK_PIXELS, MIN_INK_SHARE = 30, 0.002  # on noisy paper a digit has this many pixels of ink, and this share
 MIN_PART = 0.02  # marks with fewer pixels than this share of the largest mark's are specks or noise
 
 
@@ -172,19 +175,26 @@ def border(a: np.ndarray) -> np.ndarray:
 
 
 def ink_map(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    """How much each pixel differs from the paper, 0..1, whatever the colours and polarity.
+    """How much each pixel differs from the paper, 0..1, whatever the colours and polarity (see ink_and_noise)."""
+    return ink_and_noise(colour, alpha)[0]
+
+
+def ink_and_noise(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, float]:
+    """(ink 0..1, the paper's noise as a standard deviation in the same units).
 
     A transparent background makes the alpha channel the ink. A clean canvas (a border of one colour
     that is also the colour of most of the image) is paper of that colour, and a pixel's ink is its
     largest channel difference from it. Anything else is read as a photo or scan: black corners left by
     rotating it are set aside, the polarity and the paper's lighting are found from the whole image
     (a digit may touch or cross the edges), and the ink is the gray level's distance from the paper.
+    The noise is measured on the paper's side of that distance, where strokes never are; a noisy image
+    is smoothed (3x3 mean: white noise divided by 3, strokes kept) and measured again.
     """
     if alpha is not None and alpha.min() < 0.5:  # some of it is see-through: what is opaque is the drawing
-        return alpha
+        return alpha, 0.0
     frame = border(colour)
     if (frame == frame[0]).all() and is_majority(colour, frame[0]):  # a clean canvas: skip the statistics
-        return difference(colour, frame[0])
+        return difference(colour, frame[0]), 0.0
     channels = colour.shape[2]
     gray = colour[:, :, 0].copy() if channels == 1 else colour @ np.full(channels, 1 / channels, np.float32)
     outside = rotation_corners(gray)
@@ -194,10 +204,22 @@ def ink_map(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
         ink -= gray
     else:
         np.subtract(gray, ink, out=ink)
-    np.clip(ink, 0, 1, out=ink)
     if outside is not None:
         ink[outside] = 0
-    return ink
+    noise = paper_noise(ink)
+    if noise > NOISY * float(ink.max()) and min(ink.shape) >= 3:
+        ink = ndimage.uniform_filter(ink, 3)
+        noise = paper_noise(ink)
+    return np.clip(ink, 0, 1, out=ink), noise
+
+
+def paper_noise(signed: np.ndarray) -> float:
+    """The standard deviation of the paper's noise in a signed ink map (ink positive): from the negative
+    values alone, which only the noise makes (a sample of about 40,000 pixels)."""
+    step = max(1, int(np.sqrt(signed.size / 40_000)))
+    sample = signed[::step, ::step]
+    below = sample[sample < 0]
+    return float(np.sqrt(np.mean(np.square(below)))) if below.size else 0.0
 
 
 def is_majority(colour: np.ndarray, paper: np.ndarray) -> bool:
@@ -258,7 +280,10 @@ def leading_run(flags: np.ndarray) -> int:
 
 def ink_is_dark(gray: np.ndarray, outside: np.ndarray | None = None) -> bool:
     """Whether the ink is darker than the paper, from the whole image: the paper is most of it, so the
-    median lies nearer the paper's end of the range (1st to 99th percentile) than the ink's."""
+    median lies nearer the paper's end of the range (1st to 99th percentile) than the ink's. Dark ink,
+    by far the commoner in photos and scans, wins when the median is a little past the middle, or when
+    the border is mostly light (a bold digit that fills the frame is most of the image, but rarely most
+    of its border)."""
     step = max(1, int(np.sqrt(gray.size / 20_000)))
     sample = gray[::step, ::step]
     if outside is not None:
@@ -268,7 +293,11 @@ def ink_is_dark(gray: np.ndarray, outside: np.ndarray | None = None) -> bool:
         return True
     k = [int(q * (sample.size - 1)) for q in (0.01, 0.5, 0.99)]
     low, median, high = np.partition(sample, k)[k]
-    return bool(median >= (low + high) / 2)
+    edge = border(gray)
+    if outside is not None:
+        edge = edge[~border(outside)]
+    edge_median = float(np.median(edge)) if edge.size else median
+    return bool(median >= low + DARK_PRIOR * (high - low) or edge_median >= (low + high) / 2)
 
 
 def lighting(gray: np.ndarray, dark_ink: bool, outside: np.ndarray | None = None, degree: int = 3) -> np.ndarray:
@@ -285,33 +314,49 @@ def lighting(gray: np.ndarray, dark_ink: bool, outside: np.ndarray | None = None
     valid = np.ones(small.shape, bool) if outside is None else box_average(outside.astype(np.float32), step) == 0
     ys = cell_centres(h, step)
     xs = cell_centres(w, step)
-    if min(small.shape) < 8:
+    if min(h, w) < 48:  # a small scan: its strokes are few pixels wide, a plane is all its light needs
         degree = min(degree, 1)
     powers = [(i, j) for i in range(degree + 1) for j in range(degree + 1 - i)]  # x^i y^j
     vy, vx = np.meshgrid(ys, xs, indexing="ij")
     design = np.stack([(vx**i * vy**j).ravel() for i, j in powers], axis=1)
     z = (small if dark_ink else -small).ravel()  # ink below the paper either way
     valid = valid.ravel()
-    paper = valid & (z >= np.median(z[valid])) if valid.any() else valid
-    coef = np.zeros(len(powers))
-    for _ in range(6):
-        if paper.sum() < 3 * len(powers):  # too little paper for the surface: its median level
-            coef = np.zeros(len(powers))
-            coef[0] = np.median(z[paper]) if paper.any() else np.median(z)
-            break
-        coef = np.linalg.lstsq(design[paper], z[paper], rcond=None)[0]
-        residual = z - design @ coef
-        spread = 1.4826 * np.median(np.abs(residual[paper]))
-        now = valid & (residual > -max(3 * spread, 0.004))  # much darker than the paper: ink
-        if (now == paper).all():
-            break
-        paper = now
+    if valid.sum() < 3 * len(powers):  # too little paper for a surface: its level
+        coef = np.zeros(len(powers))
+        coef[0] = np.median(z[valid]) if valid.any() else np.median(z)
+    else:
+        coef = paper_surface(design[valid], z[valid])
     if not dark_ink:
         coef = -coef
     by = np.stack([coef_row(coef, powers, i) for i in range(degree + 1)], axis=1)  # sum_j c_ij y^j, per power of x
     py = np.stack([pixel_coords(h) ** j for j in range(degree + 1)], axis=1) @ by  # (h, degree + 1)
     px = np.stack([pixel_coords(w) ** i for i in range(degree + 1)], axis=0)  # (degree + 1, w)
     return (py.astype(np.float32) @ px.astype(np.float32)).astype(np.float32)
+
+
+def paper_surface(design: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Coefficients of the surface through the paper among samples z (ink below the paper, any amount).
+
+    First an asymmetric least-squares fit (samples above the surface weigh 19 times those below) finds
+    the paper's upper envelope even when ink covers most samples; then plain least squares on the
+    samples not much below it, repeated as they change, centres it on the paper's noise.
+    """
+    weights = np.full(len(z), 0.5)
+    for _ in range(10):
+        root = np.sqrt(weights)
+        coef = np.linalg.lstsq(design * root[:, None], z * root, rcond=None)[0]
+        residual = z - design @ coef
+        weights = np.where(residual > 0, 0.95, 0.05)
+    paper = residual > -1e-3
+    for _ in range(6):
+        spread = 1.4826 * np.median(np.abs(residual[paper]))
+        now = residual > -max(3 * spread, 0.004)  # much darker than the paper: ink
+        if now.sum() < design.shape[1] or (now == paper).all():
+            break
+        paper = now
+        coef = np.linalg.lstsq(design[paper], z[paper], rcond=None)[0]
+        residual = z - design @ coef
+    return coef
 
 
 def coef_row(coef: np.ndarray, powers: list, i: int) -> np.ndarray:
@@ -360,39 +405,17 @@ def otsu(values: np.ndarray, peak: float = 1.0, bins: int = 64) -> float:
     return float(np.argmax(between) + 1) / bins * peak
 
 
-def noise_level(ink: np.ndarray, lag: int = 1) -> float:
-    """The standard deviation of the paper's noise in an ink map, from differences of pixels `lag` apart.
+def contrast_threshold(ink: np.ndarray, noise: float = 0.0) -> float | None:
+    """The level above which a pixel is ink, adapted to the image, or None when nothing stands out.
 
-    The median difference is robust to the strokes' edges; 0.394 is its value for noise of unit
-    deviation clipped at zero, as the paper's is in an ink map.
-    """
-    step = max(1, int(ink.shape[0] * ink.shape[1] / 40_000) // max(1, ink.shape[1]))
-    rows = ink[::max(1, step)]
-    if rows.shape[1] <= lag:
-        return 0.0
-    d = np.abs(rows[:, lag:] - rows[:, :-lag]).ravel()
-    return float(np.median(d)) / 0.394
-
-
-def contrast_threshold(ink: np.ndarray) -> tuple[np.ndarray, float | None]:
-    """(ink, threshold above which a pixel is ink) with the threshold adapted to the image, or (ink, None)
-    when nothing stands out from the paper's noise.
-
-    The threshold is Otsu's, but never under MIN_CONTRAST, NOISE_SIGMAS times the noise, nor
-    RELATIVE_CONTRAST times the strongest ink: faint pencil on clean paper reads, noise alone does not. A noisy map is smoothed (3x3 mean) first, which
-    divides white noise by 3 and keeps strokes.
+    Otsu's threshold, but never under MIN_CONTRAST, NOISE_SIGMAS times the paper's noise, nor
+    RELATIVE_CONTRAST times the strongest ink: faint pencil on clean paper reads, noise alone does not.
     """
     peak = float(ink.max()) if ink.size else 0.0
-    if not peak >= MIN_CONTRAST:  # also NaN
-        return ink, None
-    noise = noise_level(ink)
-    if noise > 0.05 * peak and min(ink.shape) >= 3:
-        ink = ndimage.uniform_filter(ink, 3)
-        noise, peak = noise_level(ink, lag=3), float(ink.max())
     least = max(MIN_CONTRAST, NOISE_SIGMAS * noise)
-    if not peak >= least:
-        return ink, None
-    return ink, max(otsu(ink, peak), least, RELATIVE_CONTRAST * peak)
+    if not peak >= least:  # also NaN
+        return None
+    return max(otsu(ink, peak), least, RELATIVE_CONTRAST * peak)
 
 
 def without_lines(ink: np.ndarray, floor: float) -> np.ndarray:
@@ -451,7 +474,7 @@ def block_any(mask: np.ndarray, r: int) -> np.ndarray:
 
 
 TILT = 2  # cells above and below a row that count as the same row: lines tilted a few degrees are found
-THIN = 0.1  # a line is at most this share of its length thick (its tilt included)
+THIN = 0.1  # a line is at most this share of its length thick
 
 
 def straight_lines(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -473,9 +496,11 @@ def straight_lines(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
     lines = []
     for group in np.split(np.arange(len(rows)), np.flatnonzero(np.diff(rows) > 1) + 1):
         if group.size:
-            first, last, start, end = int(rows[group[0]]), int(rows[group[-1]]), int(starts[group].min()), int(ends[group].max())
-            if last - first + 1 - 2 * TILT <= THIN * (end - start):  # a thick stroke is not a ruled line
-                lines.append((max(0, first - TILT), min(h - 1, last + TILT), start, end))
+            lo, hi = max(0, int(rows[group[0]]) - TILT), min(h - 1, int(rows[group[-1]]) + TILT)
+            start, end = int(starts[group].min()), int(ends[group].max())
+            thickness = np.median(mask[lo : hi + 1, start:end].sum(axis=0))  # ink across the band, column by column
+            if thickness <= THIN * (end - start):  # a thick stroke is not a ruled line
+                lines.append((lo, hi, start, end))
     return lines
 
 
@@ -526,16 +551,17 @@ def crossings(line, mask: np.ndarray) -> np.ndarray:
     return keep if axis == 0 else keep.T
 
 
-def isolate_digit(ink: np.ndarray, threshold: float | None = None) -> tuple[np.ndarray | None, str]:
+def isolate_digit(ink: np.ndarray, threshold: float | None = None, noisy: bool = False) -> tuple[np.ndarray | None, str]:
     """The cropped ink of the largest mark and the strokes that belong to it; specks and other marks removed.
 
     Returns (soft ink 0..1 cropped to the digit, remark) or (None, reason) when there is nothing to read.
     Pixels over `threshold` are ink (found by contrast_threshold when not given). Marks under MIN_PART of
     the largest one's pixels (specks, a photo's noise) are left out: they neither join the digit nor
-    stretch its box.
+    stretch its box. On `noisy` paper the digit must also have MIN_INK_SHARE of the image's pixels over
+    the threshold: what noise and paper texture raise over it comes in small patches.
     """
     if threshold is None:
-        ink, threshold = contrast_threshold(ink)
+        threshold = contrast_threshold(ink)
         if threshold is None:
             return None, "nothing to read: the image is blank"
     peak = float(ink.max())
@@ -576,6 +602,9 @@ def isolate_digit(ink: np.ndarray, threshold: float | None = None) -> tuple[np.n
         return None, "nothing to read: only a speck"
     wanted = np.zeros(n + 1, bool)
     wanted[ids[keep] + 1] = True
+    if noisy and np.count_nonzero((ink[y0:y1, x0:x1] > threshold) & wanted[labels[y0:y1, x0:x1]]) < max(
+            MIN_INK_PIXELS, MIN_INK_SHARE * ink.size):
+        return None, "nothing to read: only faint patches in the paper's grain"
     digit = np.clip((ink[y0:y1, x0:x1] - floor) / max(peak - floor, 1e-6), 0, 1) * wanted[labels[y0:y1, x0:x1]]
     if not digit.any():
         return None, "nothing to read: the marks are too faint"
@@ -684,10 +713,11 @@ def preprocess(image) -> Digit:
     colour, alpha = to_array(image)
     if colour.size == 0:
         return Digit(None, "nothing to read: the canvas is empty")
-    ink, threshold = contrast_threshold(ink_map(colour, alpha))
+    ink, noise = ink_and_noise(colour, alpha)
+    threshold = contrast_threshold(ink, noise)
     if threshold is None:
         return Digit(None, "nothing to read: the image is blank")
-    digit, remark = isolate_digit(without_lines(ink, 0.5 * threshold), threshold)
+    digit, remark = isolate_digit(without_lines(ink, 0.5 * threshold), threshold, noisy=noise > 0)
     if digit is None:
         return Digit(None, remark)
     work = to_working_size(digit)
