@@ -18,7 +18,7 @@ FORMAT_VERSION = 3
 OLD_FORMATS = {1: "format 1 held the older network with batch norm before pooling: retrain it"}
 # Format 2 predates the validation split, outlier exposure and calibration: such a model loads as trained,
 # with no held-out split, no outlier exposure, temperature 1 and no "not a digit" threshold.
-FORMAT_2_TRAINING = {"validation": 0, "outlier_weight": 0.0, "non_digits": 0, "printed_digits": 0}
+FORMAT_2_TRAINING = {"validation": 0, "outlier_weight": 0.0, "non_digits": 0, "drawn_digits": 0, "printed_digits": 0}
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist_cnn.safetensors"
 
 

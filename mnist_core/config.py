@@ -14,7 +14,8 @@ class TrainConfig:
     label_smoothing: float = 0.1  # softer targets: steadier early accuracy (calibration undoes its shyness)
     augment: bool = True  # random rotation, zoom, shear, shift, elastic bending and stroke width of every batch
     outlier_weight: float = 0.5  # outlier exposure: weight of the loss pushing non-digits to uniform (0: off)
-    non_digits: int = 4000  # generated hand-drawn-style non-digits for outlier exposure (mnist_core.generated)
+    non_digits: int = 2000  # generated hand-drawn-style non-digits for outlier exposure (mnist_core.generated)
+    drawn_digits: int = 2000  # generated digits drawn with the same pen, added to the training digits
     printed_digits: int = 0  # generated printed digits (matplotlib's fonts) added to the training digits
     validation: int = 5000  # the last N training images, held out to evaluate, calibrate and choose settings
     # (0 only describes models from before the split; the engine holds out at least MIN_VALIDATION)
@@ -38,7 +39,7 @@ class TrainConfig:
 MIN_VALIDATION = 1000
 BOUNDS = [  # (field, lowest, highest) accepted
     ("epochs", 1, 100), ("batch_size", 8, 4096), ("lr", 1e-6, 1.0), ("weight_decay", 0, 1),
-    ("label_smoothing", 0, 0.5), ("outlier_weight", 0, 10), ("non_digits", 0, 200_000), ("printed_digits", 0, 200_000), ("validation", 0, 20_000), ("seed", 0, 2**31 - 1), ("eval_every", 1, 10**6), ("log_every", 1, 10**6),
+    ("label_smoothing", 0, 0.5), ("outlier_weight", 0, 10), ("non_digits", 0, 200_000), ("drawn_digits", 0, 200_000), ("printed_digits", 0, 200_000), ("validation", 0, 20_000), ("seed", 0, 2**31 - 1), ("eval_every", 1, 10**6), ("log_every", 1, 10**6),
     ("train_subset", 0, 10**7),
 ]
 

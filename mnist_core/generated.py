@@ -1,5 +1,5 @@
-"""Generated training data beside MNIST: hand-drawn-style non-digits for outlier exposure, and printed digits
-from matplotlib's fonts (mnist_core.synthetic draws both). Each image goes through the app's own
+"""Generated training data beside MNIST: hand-drawn-style non-digits for outlier exposure, and digits drawn
+with the same pen and printed from matplotlib's fonts (mnist_core.synthetic draws all three). Each image goes through the app's own
 preprocessing, so the network trains on exactly what it will be shown; the results are cached on disk."""
 import multiprocessing
 import os
@@ -23,6 +23,13 @@ def _non_digit_chunk(args) -> np.ndarray:
 def _printed_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     seed, n = args
     images, labels = synthetic.printed_digits(n, seed, synthetic.training_fonts())
+    pixels, kept = synthetic.to_inputs(images)
+    return pixels, labels[kept]
+
+
+def _drawn_chunk(args) -> tuple[np.ndarray, np.ndarray]:
+    seed, n = args
+    images, labels = synthetic.drawn_digits(n, seed, split="train")
     pixels, kept = synthetic.to_inputs(images)
     return pixels, labels[kept]
 
@@ -60,13 +67,15 @@ def as_inputs(pixels: np.ndarray) -> torch.Tensor:
 
 
 def training_extras(config: TrainConfig, workers: int = 1) -> tuple[Split | None, torch.Tensor | None]:
-    """(printed digits to train on, non-digits for outlier exposure) as the config asks; None for each it does
+    """(printed and drawn digits to train on, non-digits for outlier exposure) as the config asks; None for each it does
     not. Seeded by the run's seed, so a run is repeatable. workers > 1 draws them in that many processes
     (for the command line; a server keeps to its own process)."""
     extra = non_digits = None
-    if config.printed_digits:
-        pixels, labels = _made("printed-digits", config.printed_digits, config.seed, _printed_chunk, workers)
-        extra = Split(as_inputs(pixels), torch.from_numpy(labels))
+    made = [_made(kind, count, config.seed, work, workers) for kind, count, work in
+            (("printed-digits", config.printed_digits, _printed_chunk), ("drawn-digits", config.drawn_digits, _drawn_chunk))
+            if count]
+    if made:
+        extra = Split(as_inputs(np.concatenate([p for p, _ in made])), torch.from_numpy(np.concatenate([y for _, y in made])))
     if config.non_digits and config.outlier_weight > 0:
         non_digits = as_inputs(_made("non-digits", config.non_digits, config.seed, _non_digit_chunk, workers)[0])
     return extra, non_digits

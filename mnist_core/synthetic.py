@@ -20,8 +20,9 @@ exposure in training, and for measuring refusal). What "eval" holds out from "tr
 The drawing itself (brush 2-12% of the side, size, position, rotation, slant, warp) is the same in both.
 Letters that look like digits (O o l I i S s Z z B G q b g) are never drawn.
 
-drawn_digits(n, seed): digits 0-9 in several styles each (DIGIT_STYLES), drawn as a person draws on a
-canvas. An evaluation set only: never train on it.
+drawn_digits(n, seed, split): digits 0-9 in several styles each (DIGIT_STYLES), drawn as a person draws on
+a canvas. "eval" (the default, every style) is an evaluation set; "train" draws other seeds and only the
+even-numbered styles, so the odd-numbered ones are never trained on.
 
 printed_digits(n, seed, fonts): digits rendered from TrueType fonts; training_fonts() are matplotlib's,
 eval_fonts() are the system's Liberation and DejaVu fonts (held out: matplotlib's own copy of DejaVu is
@@ -438,14 +439,21 @@ def non_digits(n: int, seed: int, split: str = "train", return_names: bool = Fal
     return (images, [(k, name) for k, name, _ in items]) if return_names else images
 
 
-def drawn_digits(n: int, seed: int, return_styles: bool = False, side: int = SIDE):
+def drawn_digits(n: int, seed: int, return_styles: bool = False, side: int = SIDE, split: str = "eval"):
     """n hand-drawn-style digits (images (n, side, side) uint8 black on white, labels (n,) int64), each in a
-    style from DIGIT_STYLES. An evaluation set: never train on it. With return_styles, also each style name."""
-    rng = np.random.default_rng([seed, 2, 0])
+    style from DIGIT_STYLES. With return_styles, also each style name.
+
+    "eval" (the default) draws every style and is an evaluation set: never train on it. "train" draws from
+    another random stream and only the even-numbered styles of each digit (held_out_variants), so the
+    odd-numbered ones (the 1 with a lead-in, the crossed 7, the open-top 4, ...) stay unseen in training.
+    Training on drawn digits matters beside non_digits: both come from this module's pen, and a network
+    that saw the pen only on non-digits would learn to refuse the pen instead of the shapes."""
+    rng = np.random.default_rng([seed, 2, split_code(split)])
     labels = rng.integers(0, 10, n).astype(np.int64)
     styles, images = [], []
     for d in labels:
-        name = list(DIGIT_STYLES[d])[rng.integers(len(DIGIT_STYLES[d]))]
+        names = list(DIGIT_STYLES[d]) if split == "eval" else held_out_variants(list(DIGIT_STYLES[d]), split)
+        name = names[rng.integers(len(names))]
         styles.append(name)
         images.append(render(DIGIT_STYLES[d][name], rng, side, width=(0.03, 0.1), height=(0.45, 0.8),
                              wobble=0.025, tilt=10.0, slant=0.25, max_width=0.22))
