@@ -104,6 +104,8 @@ def reading(prediction, sketch) -> str:
             return ("Too small to read: the strokes run together into a blob. Draw it larger, or pick a thinner "
                     "brush (Brush Size, in the pad's tools).")
         return f"{message.capitalize()}. Draw the whole digit."
+    if prediction.digit is None:  # read, but refused (for example "not a digit"): the bars still show
+        return f"{prediction.message[:1].upper()}{prediction.message[1:]}."
     note = f" ({prediction.message})" if prediction.message else ""
     top = float(prediction.probs.max())
     side, width = ink_shape(sketch)
@@ -137,7 +139,7 @@ def ink_shape(sketch) -> tuple[int, float]:
 MAX_FILES = 64  # files read per upload request; the summary says how many more were left unread
 
 
-def read_uploads(files, choice=None):
+def read_uploads(files, choice=None, screen=None):
     """Uploaded files -> one picture with a card per file (28x28 view and bars), the first readable
     file's probabilities, and a list in words. Files are opened, read and dropped one at a time (a
     request holds one decoded image, shrunk to at most 2048 px, never all of them); at most MAX_FILES."""
@@ -162,10 +164,13 @@ def read_uploads(files, choice=None):
             captions.append(f"{name}: {prediction.message}")
             continue
         cards.append(probability_card(prediction.pixels, prediction.probs))
+        if prediction.digit is None:  # read, but refused: the bars show why
+            captions.append(f"{name}: {prediction.message}")
+            continue
         captions.append(f"{name}: {prediction.digit} ({prediction.probs.max():.1%})"
                         + (f", {prediction.message}" if prediction.message else ""))
         first = first or prediction.as_label()
-    picture = sheet(cards, captions, columns=min(2, len(cards)))
+    picture = sheet(cards, captions, columns=min(1 if narrow(screen) else 2, len(cards)))
     summary = "\n".join(f"- {c}" for c in captions)
     if len(files) > MAX_FILES:
         summary += (f"\n\nOnly the first {MAX_FILES} of {len(files)} files were read; the other "
@@ -421,11 +426,12 @@ def mnist():
         raise gr.Error(message, duration=30, print_exception=False) from None
 
 
-def random_training_digits(count=48):
+def random_training_digits(screen=None):
+    count, columns = (24, 4) if narrow(screen) else (48, 12)
     train_set, _ = mnist()
     idx = np.random.default_rng().choice(len(train_set), count, replace=False)
     images = to_uint8(train_set.images[idx])
-    return sheet([enlarge(img, 3) for img in images], [f"label {train_set.labels[i].item()}" for i in idx], columns=12)
+    return sheet([enlarge(img, 3) for img in images], [f"label {train_set.labels[i].item()}" for i in idx], columns=columns)
 
 
 EXAMINED = {}  # (checkpoint path, created) -> examine() result: computed once per checkpoint
@@ -438,7 +444,7 @@ def examined(checkpoint, test_set):
     return EXAMINED[key]
 
 
-def check_model(choice=None):
+def check_model(choice=None, screen=None):
     """Test digits with this page's model's predictions (mistakes marked), its mistakes, and the confusion matrix."""
     c = page_model_or_none(choice)
     if c is None:
@@ -463,7 +469,8 @@ def check_model(choice=None):
     per_class = pd.DataFrame({"digit": [str(d) for d in range(10)], "accuracy": result.per_class})
     summary = (f"`{c.path.name}`: **{result.accuracy:.2%}** of the 10,000 test digits read right; "
                f"**{len(wrong)} mistakes**, shown below from the most confident.")
-    return (shown(sample, 12), shown(shown_wrong, 12),
+    columns = 4 if narrow(screen) else 12
+    return (shown(sample, columns), shown(shown_wrong, columns),
             confusion_figure(confusion, f"Confusion matrix: {len(wrong)} mistakes in 10,000"), per_class, summary)
 
 
@@ -487,6 +494,15 @@ PAGE_JS = """() => {
     if (zoom) zoom.click();  // opens the zoom menu; the next tick picks "Fit to screen"
   }, 300);
 }"""
+
+# An event's inputs with the last one replaced by the page's width, so server pictures can fit a phone's screen.
+WITH_SCREEN = "(...args) => [...args.slice(0, -1), window.innerWidth]"
+
+
+def narrow(screen) -> bool:
+    """Whether the page is phone-sized: pictures then use fewer, larger columns instead of shrinking."""
+    return isinstance(screen, (int, float)) and 0 < screen < 700
+
 
 # Phone first: a short header, the pad and the reading on the first screen.
 CSS = """
@@ -517,6 +533,7 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
         model_card = gr.Markdown(model_details(), elem_id="model-card")
     choice = gr.State()  # this page's model (a file name), None: the server's default
     seen = gr.State()
+    screen = gr.Number(visible=False)  # the page's width in CSS pixels, filled in by WITH_SCREEN: pictures fit phones
     timer = gr.Timer(IDLE_POLL)  # outside the tabs: every open page follows the run and the models, on any tab
     with gr.Tabs():
         with gr.Tab("Draw"):
@@ -535,10 +552,8 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
                         gr.Markdown("<small>What the network sees: your drawing as a 28×28 MNIST-style input."
                                     "</small>", elem_id="seen-title", min_width=150)
                     probs = gr.Label(num_top_classes=10, show_label=False, elem_id="probs")
-                    smooth = TrainConfig.label_smoothing  # a sure answer's target: 1 - smooth + smooth / 10
-                    gr.Markdown(f"<small>Small digit? Brush Size, in the pad's tools, draws thinner strokes. "
-                                f"The models here learn with label smoothing ({smooth:g}): a sure answer shows about "
-                                f"{100 * (1 - 0.9 * smooth):.0f}%, not 100%.</small>", elem_id="draw-notes")
+                    gr.Markdown("<small>A small digit? Brush Size, in the pad's tools, draws thinner strokes.</small>",
+                                elem_id="draw-notes")
                     # issue 11's "inside the network" Accordion goes here, below the reading
         with gr.Tab("Upload"):
             with gr.Row(equal_height=False):
@@ -603,8 +618,10 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
     sketch.change(read_sketch, [sketch, choice], draw_outputs, concurrency_limit=4, show_progress="hidden",
                   api_visibility="private")
     upload_outputs = [upload_cards, upload_probs, upload_summary]
-    files.change(read_uploads, [files, choice], upload_outputs, concurrency_limit=4, api_visibility="private")
-    example.change(read_uploads, [example, choice], upload_outputs, concurrency_limit=4, api_visibility="private")
+    files.change(read_uploads, [files, choice, screen], upload_outputs, concurrency_limit=4, js=WITH_SCREEN,
+                 api_visibility="private")
+    example.change(read_uploads, [example, choice, screen], upload_outputs, concurrency_limit=4, js=WITH_SCREEN,
+                   api_visibility="private")
     api_button.click(predict_image, api_image, api_answer, api_name="predict", concurrency_limit=8)
 
     poll_outputs = [loss_plot, acc_plot, status, models, model_box, model_card, timer, seen, choice]
@@ -619,9 +636,9 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
     demo.load(poll, [seen, choice], poll_outputs, api_visibility="private")
     models.input(choose_model, [models, choice], [choice, model_box, model_card], api_visibility="private").then(
         read_sketch, [sketch, choice], draw_outputs, api_visibility="private")  # the drawing read again by the new model
-    show_digits.click(random_training_digits, None, train_gallery, api_visibility="private")
-    check_btn.click(check_model, choice, [test_gallery, mistakes_gallery, confusion_plot, per_class_plot,
-                                          check_summary], api_visibility="private")
+    show_digits.click(random_training_digits, screen, train_gallery, js=WITH_SCREEN, api_visibility="private")
+    check_btn.click(check_model, [choice, screen], [test_gallery, mistakes_gallery, confusion_plot, per_class_plot,
+                                                    check_summary], js=WITH_SCREEN, api_visibility="private")
 
 # show_error: a client sent text where a number goes, say, is told so instead of a generic failure.
 # mcp_server: /predict is also a tool for AI assistants, at /gradio_api/mcp (training is not a tool).

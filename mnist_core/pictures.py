@@ -1,13 +1,19 @@
 """Pictures for people: the network's 28x28 input enlarged, probability cards, sheets of captioned
-tiles, and the confusion matrix."""
+tiles, and the confusion matrix.
+
+They sit on a light or a dark page alike: transparent backgrounds, and text and lines in mid-tone colours that
+read on white and on near-black (no white slabs on a dark page)."""
 import textwrap
 from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-INK = (37, 99, 235)  # bar colour
-RIGHT, WRONG = (22, 163, 74), (220, 38, 38)
+INK = (59, 130, 246)  # the top bar
+OTHER = (120, 140, 190)  # the other bars
+TEXT = (115, 120, 135)  # mid grey: about 4:1 contrast on white and on near-black pages
+RIGHT, WRONG = (34, 170, 80), (230, 60, 60)
+CLEAR = (0, 0, 0, 0)  # transparent: the page's own background shows
 
 
 @lru_cache(maxsize=8)
@@ -29,54 +35,72 @@ def framed(pixels: np.ndarray, right: bool, scale: int = 4) -> Image.Image:
 
 def probability_card(pixels: np.ndarray | None, probs: np.ndarray | None) -> Image.Image:
     """What the network saw (left) and its ten probabilities as bars (right)."""
-    card = Image.new("RGB", (460, 224), "white")
+    card = Image.new("RGBA", (460, 224), CLEAR)
     draw = ImageDraw.Draw(card)
     if pixels is not None:
-        card.paste(enlarge(pixels).convert("RGB"), (0, 0))
+        card.paste(enlarge(pixels).convert("RGBA"), (0, 0))
     if probs is None:
         return card
     top = int(np.argmax(probs))
     for d, p in enumerate(probs):
         y = 6 + d * 21
-        draw.text((236, y), str(d), fill="black", font=font())
-        draw.rectangle((252, y, 252 + int(150 * p), y + 16), fill=INK if d == top else (150, 170, 210))
-        draw.text((408, y), f"{100 * p:.1f}%", fill="black", font=font(13))
+        draw.text((236, y), str(d), fill=TEXT, font=font())
+        draw.rectangle((252, y + 7, 402, y + 9), fill=TEXT + (60,))  # the bar's track, faint
+        draw.rectangle((252, y, 252 + int(150 * p), y + 16), fill=INK if d == top else OTHER)
+        draw.text((408, y), f"{100 * p:.1f}%", fill=TEXT, font=font(13))
     return card
 
 
 def message_card(text: str, size: tuple[int, int] = (460, 224)) -> Image.Image:
     """A card that says, in words, why there is no picture."""
-    card = Image.new("RGB", size, (248, 248, 248))
+    card = Image.new("RGBA", size, CLEAR)
     draw = ImageDraw.Draw(card)
-    draw.rectangle((0, 0, size[0] - 1, size[1] - 1), outline=(200, 200, 200))
-    draw.multiline_text((16, 16), textwrap.fill(text, 48), fill=(120, 30, 30), font=font(15), spacing=6)
+    draw.rectangle((0, 0, size[0] - 1, size[1] - 1), outline=TEXT, width=2)
+    draw.multiline_text((16, 16), textwrap.fill(text, 44), fill=WRONG, font=font(16), spacing=6)
     return card
 
 
 def sheet(tiles: list[Image.Image], captions: list[str], columns: int, caption_size: int = 14,
           colours: list[tuple] | None = None) -> Image.Image:
-    """Tiles in a grid, each with its caption written underneath (never over the picture)."""
+    """Tiles in a grid on a transparent background, each with its caption written underneath (never over the
+    picture), wrapped onto more lines rather than cut."""
     if not tiles:
-        return Image.new("RGB", (1, 1), "white")
+        return Image.new("RGBA", (1, 1), CLEAR)
     width, height = max(t.width for t in tiles), max(t.height for t in tiles)
-    strip = caption_size + 8
+    measure = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
+    lines = [wrap_text(measure, caption, width, caption_size) for caption in captions]
+    strip = max(len(ls) for ls in lines) * (caption_size + 4) + 6
     rows = -(-len(tiles) // columns)
     pad = 8
-    out = Image.new("RGB", (columns * (width + pad) + pad, rows * (height + strip + pad) + pad), "white")
+    out = Image.new("RGBA", (columns * (width + pad) + pad, rows * (height + strip + pad) + pad), CLEAR)
     draw = ImageDraw.Draw(out)
-    for i, (tile, caption) in enumerate(zip(tiles, captions)):
+    for i, (tile, caption_lines) in enumerate(zip(tiles, lines)):
         x, y = pad + (i % columns) * (width + pad), pad + (i // columns) * (height + strip + pad)
-        out.paste(tile.convert("RGB"), (x, y))
-        colour = colours[i] if colours else (30, 30, 30)
-        draw.text((x, y + height + 3), fit_text(draw, caption, width, caption_size), fill=colour, font=font(caption_size))
+        out.paste(tile.convert("RGBA"), (x, y))
+        colour = colours[i] if colours else TEXT
+        draw.multiline_text((x, y + height + 3), "\n".join(caption_lines), fill=colour, font=font(caption_size),
+                            spacing=4)
     return out
 
 
-def fit_text(draw: ImageDraw.ImageDraw, text: str, width: int, size: int) -> str:
-    """The text, shortened with an ellipsis until it fits the width."""
-    while text and draw.textlength(text, font=font(size)) > width:
-        text = text[:-2] + "…"
-    return text
+def wrap_text(draw: ImageDraw.ImageDraw, text: str, width: int, size: int) -> list[str]:
+    """The text in lines that fit the width: broken between words, and inside a word only when it alone is wider."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if draw.textlength(candidate, font=font(size)) <= width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        while draw.textlength(word, font=font(size)) > width and len(word) > 1:  # a long file name
+            cut = len(word)
+            while cut > 1 and draw.textlength(word[:cut], font=font(size)) > width:
+                cut -= 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        line = word
+    return lines + ([line] if line else [])
 
 
 def confusion_figure(confusion: np.ndarray, title: str = ""):
@@ -86,15 +110,27 @@ def confusion_figure(confusion: np.ndarray, title: str = ""):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 5.2))
+    fig.patch.set_alpha(0)  # transparent around the matrix: the page's background, light or dark
     ax = fig.subplots()
+    ax.patch.set_alpha(0)
+    grey = tuple(c / 255 for c in TEXT)
     shown = confusion.astype(float)
     np.fill_diagonal(shown, np.nan)  # the diagonal would drown the mistakes' colours
-    im = ax.imshow(shown, cmap="Reds")
+    shown[shown == 0] = np.nan  # no mistakes: no colour (a pale slab on a dark page otherwise)
+    im = ax.imshow(shown, cmap="Reds", vmin=0)  # one mistake pale red, not white
     dark = np.nanmax(shown, initial=0) / 2  # cells above this are dark red: white text stays readable there
     for (i, j), n in np.ndenumerate(confusion):
-        color = "green" if i == j else "white" if n > dark > 0 else "black"
+        color = (tuple(c / 255 for c in RIGHT) if i == j else "white" if n > dark > 0 else "black" if n else
+                 tuple(c / 255 for c in TEXT))
         ax.text(j, i, str(n), ha="center", va="center", fontsize=8, color=color)
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true digit", title=title)
-    fig.colorbar(im, ax=ax, label="mistakes")
+    bar = fig.colorbar(im, ax=ax, label="mistakes")
+    for axis in (ax, bar.ax):
+        axis.tick_params(colors=grey)
+        axis.xaxis.label.set_color(grey)
+        axis.yaxis.label.set_color(grey)
+        for spine in axis.spines.values():
+            spine.set_color(grey)
+    ax.title.set_color(grey)
     fig.tight_layout()
     return fig

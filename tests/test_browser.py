@@ -2,10 +2,14 @@
 
 Screenshots of each tab go to test-artifacts/. Outside CI the tests skip when no Chromium is installed.
 """
+import io
 import os
 import shutil
+import time
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import ARTIFACTS, held_open, needs_mnist, wait_for
 from drawing import draw
@@ -29,13 +33,19 @@ def browser():
         b.close()
 
 
+def open_page(browser, server, width=1280, height=1000, theme="light", phone=False):
+    context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone)
+    page = context.new_page()
+    page.goto(f"{server}/?__theme={theme}")
+    page.wait_for_selector("#sketch .pixi-target canvas", timeout=60_000)
+    return page
+
+
 @pytest.fixture
 def page(browser, server):
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    page.goto(server)
-    page.wait_for_selector("#sketch .pixi-target canvas", timeout=30_000)
+    page = open_page(browser, server)
     yield page
-    page.close()
+    page.context.close()
 
 
 def shot(page, name):
@@ -55,7 +65,16 @@ def stroke(page, points):
 
 
 def top_digit(page):
-    return page.locator("#probs h2").inner_text().strip()
+    """The most likely digit: the first of the bars (sorted by probability)."""
+    return page.locator("#probs .confidence-set").first.inner_text().split()[0]
+
+
+def zoom(page):
+    return page.locator("#sketch span[role=button]").filter(has_text="%").first.inner_text().strip()
+
+
+def header(page):
+    return page.locator("#model-line .label-wrap").inner_text().strip()
 
 
 def test_draw_read_clear_and_draw_again(page):
@@ -64,15 +83,19 @@ def test_draw_read_clear_and_draw_again(page):
     assert canvas.bounding_box()["width"] <= container["width"] + 1  # the layout race did not happen
     stroke(page, [(-60, -70), (60, -70), (-10, 80)])  # a 7, with the brush the page selected by itself
     page.wait_for_selector("#probs .confidence-set", timeout=30_000)
-    assert top_digit(page) == "7"
+    wait_for(lambda: top_digit(page) == "7", timeout=30)
     assert page.locator("#probs .confidence-set").count() == 10
-    assert "Read as" in page.locator("#hint").inner_text()
+    assert "Read as 7" in page.locator("#hint").inner_text()
     shot(page, "draw")
+    opened_zoom, opened_box = zoom(page), canvas.bounding_box()
     page.click("#sketch button[aria-label='Clear canvas']")
     wait_for(lambda: page.locator("#probs .confidence-set").count() == 0, timeout=20)
     assert "Draw a digit" in page.locator("#hint").inner_text()
+    # the pad keeps the zoom it opened with (Gradio's Clear alone drops it to 100%)
+    wait_for(lambda: zoom(page) == opened_zoom, timeout=10)
     stroke(page, [(0, -80), (0, 80)])  # a 1, straight after Clear: the brush came back by itself
     wait_for(lambda: page.locator("#probs .confidence-set").count() == 10 and top_digit(page) == "1", timeout=30)
+    assert zoom(page) == opened_zoom and canvas.bounding_box() == opened_box
 
 
 def test_upload_shows_each_files_result(page, tmp_path):
@@ -101,7 +124,7 @@ def test_training_makes_the_plots_grow(page, app_module):
         line = page.locator("#loss-plot g.mark-line path").first
         line.wait_for(timeout=20_000)
         first_line, first_status = line.get_attribute("d"), page.locator("#train-status").inner_text()
-        assert "iteration" in first_status and job.run.device in first_status
+        assert "step" in first_status and job.run.device in first_status
         # the curve gets longer and the status moves on while the run goes (the page polls every second)
         wait_for(lambda: len(line.get_attribute("d")) > len(first_line), timeout=10)
         wait_for(lambda: page.locator("#train-status").inner_text() != first_status, timeout=10)
@@ -119,3 +142,97 @@ def test_explore_shows_digits_and_the_models_mistakes(page):
     page.get_by_role("button", name="Check the active model").click()
     wait_for(lambda: "mistakes" in page.get_by_text("of the 10,000 test digits").first.inner_text(), timeout=90)
     shot(page, "explore")
+
+
+def test_phone_shows_the_pad_and_the_reading_on_the_first_screen(browser, server):
+    page = open_page(browser, server, 375, 812, phone=True)
+    try:
+        canvas = page.locator("#sketch .pixi-target canvas")
+        box = canvas.bounding_box()
+        assert box["width"] <= 375 and box["y"] + box["height"] <= 812  # the whole pad without scrolling
+        stroke(page, [(-45, -55), (45, -55), (-8, 60)])  # a 7
+        wait_for(lambda: page.locator("#probs .confidence-set").count() == 10 and top_digit(page) == "7", timeout=30)
+        assert page.evaluate("window.scrollY") == 0
+        hint = page.locator("#hint").bounding_box()
+        assert "Read as 7" in page.locator("#hint").inner_text() and hint["y"] + hint["height"] <= 812
+        for row in range(3):  # the top three bars fit on the first screen too
+            bar = page.locator("#probs .confidence-set").nth(row).bounding_box()
+            assert bar["y"] + bar["height"] <= 812, f"bar {row + 1} is below the first screen"
+        seen = page.locator("#seen").bounding_box()
+        assert seen["y"] < 812 + 600  # the 28x28 view: one short scroll away
+        shot(page, "phone")
+    finally:
+        page.context.close()
+
+
+def test_two_pages_read_with_different_models(browser, server, app_module):
+    from test_app_handlers import random_model
+
+    models = app_module.MODELS
+    path = random_model(models, "another-page.safetensors", 0)
+    models.add(path)
+    pages = [open_page(browser, server) for _ in range(2)]
+    try:
+        chooser, other = pages
+        chooser.click("#model-line .label-wrap")  # the header line opens the model list
+        chooser.locator("#models input").click()
+        chooser.get_by_role("option", name="another-page.safetensors").click()
+        wait_for(lambda: "another-page.safetensors" in header(chooser), timeout=20)
+        for page in pages:
+            stroke(page, [(-60, -70), (60, -70), (-10, 80)])
+        for page in pages:
+            wait_for(lambda: page.locator("#probs .confidence-set").count() == 10, timeout=30)
+        readings = [p.locator("#probs").inner_text() for p in pages]
+        assert readings[0] != readings[1] and top_digit(other) == "7"  # an untrained model reads it otherwise
+        assert "mnist_cnn.safetensors" in header(other) and models.default.path.name == "mnist_cnn.safetensors"
+        time.sleep(6)  # a poll later, the other page still reads with its own model
+        assert "mnist_cnn.safetensors" in header(other) and "another-page.safetensors" in header(chooser)
+    finally:
+        for page in pages:
+            page.context.close()
+        path.unlink()
+
+
+def test_the_header_follows_the_server_on_a_page_that_stays_on_draw(browser, server, app_module):
+    from test_app_handlers import random_model
+
+    models = app_module.MODELS
+    shipped = models.default.path
+    page = open_page(browser, server)
+    better = random_model(models, "better-held-out.safetensors", 1, {"val_acc": 1.0})
+    try:
+        assert "mnist_cnn.safetensors" in header(page)
+        models.select(shipped)
+        if "val_acc" not in models.default.metrics:  # an older shipped model: nothing can beat it, so say it plainly
+            models.default.metrics["val_acc"] = 0.99
+        assert models.add(better)[1]  # a run elsewhere made a model that scores better on held-out digits
+        wait_for(lambda: "better-held-out.safetensors" in header(page), timeout=20)  # polled on the Draw tab
+        assert page.get_by_role("tab", name="Draw").get_attribute("aria-selected") == "true"
+    finally:
+        models.select(shipped)
+        page.context.close()
+        better.unlink()
+
+
+def test_dark_mode_pictures_sit_on_the_dark_page(browser, server, tmp_path):
+    page = open_page(browser, server, theme="dark")
+    try:
+        page.get_by_role("tab", name="Upload").click()
+        paths = [str(tmp_path / "four.png"), str(tmp_path / "notes.png")]
+        draw(4).save(paths[0])
+        (tmp_path / "notes.png").write_text("not an image")
+        page.locator("#upload input[type=file]").set_input_files(paths)
+        wait_for(lambda: "notes.png" in page.locator("#upload-summary").inner_text(), timeout=30)
+        summary = page.locator("#upload-summary").inner_text()
+        assert "Pillow" not in summary and "four.png: 4" in summary
+        image = page.locator("#upload-cards img")
+        image.wait_for(timeout=20_000)
+        page.wait_for_function("() => document.querySelector('#upload-cards img').complete")
+        pixels = np.asarray(Image.open(io.BytesIO(image.screenshot())).convert("L"), np.float32)
+        page_colour = np.asarray(Image.open(io.BytesIO(page.screenshot(clip={"x": 2, "y": 2, "width": 8, "height": 8})))
+                                 .convert("L"), np.float32).mean()
+        assert page_colour < 60  # the page is dark
+        assert np.median(pixels) < 80, "the cards are a bright slab on the dark page"
+        shot(page, "upload-dark")
+    finally:
+        page.context.close()
