@@ -167,7 +167,8 @@ def test_the_page_that_trained_takes_its_model_and_the_others_keep_theirs(app_mo
 
 def test_the_model_details_name_the_training_precision_when_the_checkpoint_records_it(app_module):
     models = app_module.MODELS
-    assert "on CPU, bf16 ·" in app_module.model_details()  # as the shipped metrics say
+    shipped = models.default
+    assert f"on {shipped.device}, {shipped.metrics['precision']} ·" in app_module.model_details()  # as recorded
     older = random_model(models, "no-precision.safetensors", 6)
     try:
         details = app_module.model_details("no-precision.safetensors")
