@@ -58,7 +58,7 @@ def test_missing_and_incompatible_checkpoints(tmp_path):
         load_checkpoint(tmp_path / "future.safetensors")
     meta["format_version"] = 1
     save_file(weights, tmp_path / "v1.safetensors", metadata={"mnist_core": json.dumps(meta)})
-    with pytest.raises(CheckpointError, match="format version 1, this code reads 2; format 1 held the older network"):
+    with pytest.raises(CheckpointError, match="format version 1, this code reads 3; format 1 held the older network"):
         load_checkpoint(tmp_path / "v1.safetensors")
     good = json.loads(json.dumps({"format_version": FORMAT_VERSION, "model_config": CONFIG.__dict__, "train_config": TrainConfig().__dict__,
                                   "metrics": {}, "device": "CPU", "created": ""}))
