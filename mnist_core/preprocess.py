@@ -480,8 +480,7 @@ THIN = 0.1  # a line is at most this share of its length thick
 def straight_lines(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Horizontal lines as (first row, last row, first column, last column + 1): rows whose longest run
     of set cells (a row counting those TILT above and below) is at least half the width, grouped when
-    adjacent, and thin for their length. The rows reach TILT past the rows found, where a tilted line's
-    ends lie."""
+    adjacent, and thin for their length. The rows found reach TILT past the line."""
     h, w = mask.shape
     if w < 8:
         return []
@@ -496,7 +495,7 @@ def straight_lines(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
     lines = []
     for group in np.split(np.arange(len(rows)), np.flatnonzero(np.diff(rows) > 1) + 1):
         if group.size:
-            lo, hi = max(0, int(rows[group[0]]) - TILT), min(h - 1, int(rows[group[-1]]) + TILT)
+            lo, hi = int(rows[group[0]]), int(rows[group[-1]])  # TILT rows either side of the line, the tilt
             start, end = int(starts[group].min()), int(ends[group].max())
             thickness = np.median(mask[lo : hi + 1, start:end].sum(axis=0))  # ink across the band, column by column
             if thickness <= THIN * (end - start):  # a thick stroke is not a ruled line
@@ -541,13 +540,16 @@ def touching(line, rest: np.ndarray) -> np.ndarray:
 
 
 def crossings(line, mask: np.ndarray) -> np.ndarray:
-    """The cells of the line's band where a stroke crosses it: set just above and just below the band."""
+    """The cells of the line's band where a stroke crosses it: set just above and just below the band, up to
+    the band's height apart along it (a slanting stroke)."""
     axis, lo, hi, start, end = line
     m = mask if axis == 0 else mask.T
     keep = np.zeros(m.shape, bool)
     if lo > 0 and hi + 1 < m.shape[0]:
-        across = m[lo - 1, start:end] & m[hi + 1, start:end]
-        keep[lo : hi + 1, start:end] = across[None, :]
+        reach = hi - lo + 1  # a stroke crossing at 45 degrees moves this far along the line across the band
+        above = ndimage.binary_dilation(m[lo - 1, start:end], np.ones(2 * reach + 1, bool))
+        below = ndimage.binary_dilation(m[hi + 1, start:end], np.ones(2 * reach + 1, bool))
+        keep[lo : hi + 1, start:end] = (above & below)[None, :]
     return keep if axis == 0 else keep.T
 
 
