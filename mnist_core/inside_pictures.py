@@ -175,7 +175,7 @@ def attribution_picture(pixels: np.ndarray, maps: np.ndarray, digits, scale: int
         image.paste(Image.fromarray(legend), (legend_x, legend_y))
         write(image, (legend_x, legend_y + 18), "towards", 12, tuple(TOWARDS))
         write(image, (legend_x + 80, legend_y + 18), "away", 12, tuple(AWAY))
-    write(image, (10, top + 24 + side), "Integrated Gradients (Captum): blank paper pushes neither way.", 12, FAINT)
+    write(image, (10, top + 24 + side), "DeepLIFT (Captum): only ink counts; blank paper pushes neither way.", 12, FAINT)
     return image
 
 

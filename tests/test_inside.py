@@ -131,21 +131,25 @@ def test_rotation_sweep_reads_each_angle(which, request, drawings):
         np.testing.assert_allclose(row, alone, atol=1e-5)
 
 
-@pytest.mark.parametrize("digit", DIGITS)
-def test_attribution_explains_the_logit(shipped, drawings, digit):
-    """Integrated Gradients' completeness: each map sums to its logit's change from a black image to the drawing,
-    ink-free pixels get nothing, and the two maps of one batch are the maps computed alone."""
-    x = drawings[digit]
-    layers = activations(shipped, x)
-    targets = layers.ranking[:2]
-    maps = attribution(shipped, x, targets)
-    black = activations(shipped, np.zeros_like(x)).logits
-    for target, attributions in zip(targets, maps):
-        change = float(layers.logits[target] - black[target])
-        assert attributions.sum() == pytest.approx(change, abs=0.1 * abs(change) + 0.05)
-        assert np.all(attributions[x == 0] == 0)
-        np.testing.assert_allclose(attributions, attribution(shipped, x, int(target)), atol=1e-4)
-    assert maps[0].sum() > maps[1].sum()  # more evidence for the answer than for the runner-up
+@pytest.mark.parametrize("which", ["shipped", "other"])
+def test_attribution_explains_the_logit(which, request, drawings):
+    """DeepLIFT's summation to delta: each map sums to its logit's change from a black image to the drawing;
+    pixels without ink get nothing; the two maps of one batch are the maps computed alone; and the shared
+    model is left as it was (its ReLUs still in place, no hooks)."""
+    model = request.getfixturevalue(which)
+    for digit, x in drawings.items():
+        layers = activations(model, x)
+        targets = layers.ranking[:2]
+        maps = attribution(model, x, targets)
+        black = activations(model, np.zeros_like(x)).logits
+        for target, attributions in zip(targets, maps):
+            change = float(layers.logits[target] - black[target])
+            assert attributions.sum() == pytest.approx(change, rel=1e-3, abs=1e-4), digit
+            assert np.all(attributions[x == 0] == 0)
+            np.testing.assert_allclose(attributions, attribution(model, x, int(target)), atol=1e-5)
+    relus = [m for m in model.modules() if isinstance(m, torch.nn.ReLU)]
+    assert relus and all(m.inplace for m in relus)
+    assert not any(m._forward_hooks or m._backward_hooks for m in model.modules())
 
 
 def randomized(model, seed, only_classifier=False):
@@ -158,25 +162,40 @@ def randomized(model, seed, only_classifier=False):
     return copy_.eval()
 
 
+def nudged(model, seed, size=0.01):
+    """A copy with every weight moved by about `size` of itself: the same model, for a control."""
+    torch.manual_seed(seed)
+    copy_ = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in copy_.parameters():
+            p.mul_(1 + size * torch.randn_like(p))
+    return copy_.eval()
+
+
 def test_attribution_passes_the_model_randomization_sanity_check(shipped, drawings):
     """Adebayo et al. (2018): a map that explains the model must change when the model's weights are randomized.
     Measured as the Spearman rank correlation of the signed maps over the drawing's ink (elsewhere both are 0 by
-    construction). Below 0.3, a weak correlation at most; the same model's map at 4x the integration steps
-    stays above 0.95, so the measure is not just noise. (The maps' magnitude alone keeps a rank correlation of
-    about 0.75 after randomization: with a black baseline, Integrated Gradients scales by ink brightness.
-    The direction, towards or away, red or blue, is what carries the model's evidence.)"""
-    correlations, controls = [], []
+    construction), over the six drawings and two random seeds each.
+    All weights randomized (the check as published): at most 0.3, a weak correlation. Only the fully connected
+    layers randomized (the first step of their cascade; the convolutions still decide which strokes matter):
+    0.5 in the median. The control, the same model with its weights moved by 1%, stays above 0.9: the
+    measure does see a map that still explains the same network. (Measured on the shipped model: full
+    randomization 0.22 at most, fully connected only 0.34 in the median, control 0.965 at least.)"""
+    full, top_only, controls = [], [], []
     for digit, x in drawings.items():
         target = int(activations(shipped, x).ranking[0])
         trained = attribution(shipped, x, target)
         ink = x > 0
-        for seed, top_only in ((0, False), (1, False), (2, True)):
-            random_map = attribution(randomized(shipped, seed, top_only), x, target)
-            correlations.append(abs(spearmanr(trained[ink], random_map[ink])[0]))
-        controls.append(spearmanr(trained[ink], attribution(shipped, x, target, steps=64)[ink])[0])
-    assert np.median(correlations) < 0.3, correlations
-    assert max(correlations) < 0.5, correlations
-    assert min(controls) > 0.95, controls
+
+        def correlation(model):
+            return spearmanr(trained[ink], attribution(model, x, target)[ink])[0]
+
+        full += [abs(correlation(randomized(shipped, seed))) for seed in (0, 1)]
+        top_only += [abs(correlation(randomized(shipped, seed, only_classifier=True))) for seed in (2, 3)]
+        controls.append(correlation(nudged(shipped, digit)))
+    assert max(full) < 0.3, full
+    assert np.median(top_only) < 0.5, top_only
+    assert min(controls) > 0.9, controls
 
 
 @pytest.fixture(scope="module")
