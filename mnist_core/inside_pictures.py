@@ -148,9 +148,11 @@ def outputs_picture(logits: np.ndarray, probs: np.ndarray) -> Image.Image:
 
 def heat_colours(pixels: np.ndarray, maps: np.ndarray, scale: int = 7) -> np.ndarray:
     """(k, 28*scale, 28*scale, 3) uint8: each map over the drawing (ink a darker grey), red where it is
-    positive, blue where negative, stronger colour for larger values; one colour scale for all k maps."""
-    peak = max(float(np.abs(maps).max()), 1e-12)
-    strength = (np.abs(maps) / peak) ** 0.7  # lifts the weaker pixels into view
+    positive, blue where negative, stronger colour for larger values; one colour scale for all k maps, full
+    colour from the 98th percentile of the non-zero values up (a few strong pixels would leave the rest pale)."""
+    size = np.abs(maps)
+    peak = max(float(np.percentile(size[size > 0], 98)) if size.any() else 0.0, 1e-12)
+    strength = np.minimum(size / peak, 1) ** 0.6  # lifts the weaker pixels into view
     hue = np.where(maps[..., None] >= 0, TOWARDS, AWAY)  # (k, 28, 28, 3)
     base = np.asarray(BACKGROUND, np.float32) * (1 - 0.45 * pixels[None, ..., None])  # the ink, faint
     rgb = base + (hue - base) * strength[..., None]
