@@ -249,17 +249,15 @@ def training_status(choice=None) -> str:
     if ev is None:
         if run.state in FINISHED:
             return f"**{run.state.value.capitalize()}.**" + ending(run, choice)
-        doing = {State.LOADING: "Loading the 70,000 MNIST digits", State.STARTING: "Preparing the network and "
-                 "taking the first steps"}.get(run.state, run.state.value)
-        return f"**{doing}…** {now - run.started_at:.0f} s · {run.device}"
+        return f"**{STAGES.get(run.state, run.state.value)}…** {now - run.started_at:.0f} s · {run.device}"
     waited = now - run.last_at if run.state is State.TRAINING else 0.0
     per_step = ev.elapsed / max(ev.iteration, 1)  # evaluations included, so the estimate counts them
     left = max(per_step * (ev.total_iterations - ev.iteration) - waited, 0)
     evaluating = run.state is State.TRAINING and waited > 2 and next_is_evaluation(run, ev)
     head = {State.TRAINING: "Evaluating on held-out digits" if evaluating else "Training",
             State.DONE: "Done", State.STOPPED: "Stopped", State.FAILED: "Failed", State.SAVING: "Saving",
-            State.LOADING: "Loading data", State.STARTING: "Starting"}[run.state]
-    held = next((f"{m.split()[0]} accuracy {100 * v:.2f}%" for m in HELD_OUT_ROWS
+            State.LOADING: "Loading data", State.GENERATING: "Making training images", State.STARTING: "Starting"}[run.state]
+    held = next((f"{'held-out' if m.startswith('validation') else 'test'} accuracy {100 * v:.2f}%" for m in HELD_OUT_ROWS
                  for _, name, v in reversed(run.history.rows) if name == m), None)
     parts = [f"**{head}**", f"epoch {ev.epoch:.2f} of {run.config.epochs}",
              f"step {ev.iteration:,} of {ev.total_iterations:,}", f"{ev.images_per_sec:,.0f} images/s"]
@@ -267,6 +265,13 @@ def training_status(choice=None) -> str:
         parts.append(f"about {left:.0f} s left")
     parts += [f"{ev.elapsed + waited:.0f} s elapsed"] + ([held] if held else []) + [f"{run.device}, {ev.precision}"]
     return " · ".join(parts) + ending(run, choice)
+
+
+STAGES = {  # what a run does before its first event, in the order it does it
+    State.LOADING: "1 of 3: loading the 70,000 MNIST digits",
+    State.GENERATING: "2 of 3: making printed digits and non-digit drawings to train on (slow only the first time)",
+    State.STARTING: "3 of 3: setting up the network and taking the first steps",
+}
 
 
 def next_is_evaluation(run, ev) -> bool:
@@ -583,7 +588,7 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
             status = gr.Markdown(training_status(), elem_id="train-status")
             with gr.Row():
-                loss_plot = gr.LinePlot(x="iteration", y="value", color="metric", title="Training loss",
+                loss_plot = gr.LinePlot(x="iteration", y="value", color="metric", title="Training loss", y_lim=[0, None],
                                         x_title="step", y_title="cross-entropy", elem_id="loss-plot", height=300)
                 acc_plot = gr.LinePlot(x="iteration", y="value", color="metric", title="Accuracy", y_lim=[0.8, 1.0],
                                        x_title="step", y_title="accuracy", elem_id="acc-plot", height=300)

@@ -13,13 +13,15 @@ from .checkpoint import CheckpointError, save_checkpoint
 from .config import TrainConfig, device_name, pick_device
 from .data import MnistDataError, Split, load_mnist
 from .engine import Event, train
+from .generated import training_extras
 from .registry import ModelRegistry
 from .report import History
 
 
 class State(Enum):
     LOADING = "loading data"
-    STARTING = "starting"  # data loaded; the first steps (and a warm-up step) are running
+    GENERATING = "making training images"  # printed digits and non-digit drawings (mnist_core.generated)
+    STARTING = "starting"  # data ready; the first steps (and a warm-up step) are running
     TRAINING = "training"
     SAVING = "saving"
     DONE = "done"
@@ -135,8 +137,11 @@ class TrainingJob:
 
             return to_events(self.remote(run.config.__dict__.copy()))
         train_set, test_set = self.data()
+        run.state = State.GENERATING  # its own stage: minutes the first time on a small CPU, then read from a cache
+        extra, non_digits = training_extras(run.config)
         run.state = State.STARTING
-        return train(run.config, train_set, test_set, device=pick_device(), stop=self._stop)
+        return train(run.config, train_set, test_set, device=pick_device(), stop=self._stop, extra=extra,
+                     non_digits=non_digits)
 
     def _follow(self, run: Run):
         try:
