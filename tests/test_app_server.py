@@ -41,7 +41,7 @@ def test_training_starts_refuses_a_second_start_and_stops(client, app_module):
         assert "started" in status
         status = client.predict(1, 64, 0.003, True, 0, api_name="/train")
         assert "already in progress" in status
-        wait_for(lambda: job.run.last is not None and job.run.last.iteration >= 20, timeout=120)
+        wait_for(lambda: job.run.last is not None and job.run.last.iteration >= 20, timeout=600)  # minutes on a first run: generated images
         t0 = time.monotonic()
         assert "stopping" in client.predict(api_name="/stop")
         wait_for(lambda: not job.running(), timeout=10)

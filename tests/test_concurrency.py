@@ -50,7 +50,7 @@ def test_predictions_from_ten_clients_all_succeed_during_training(server, app_mo
     hold = held_open(job, after_iteration=50)  # the run waits there until the calls are done
     hold.__enter__()
     assert job.start(TrainConfig(epochs=3))[0] is app_module.Start.STARTED
-    wait_for(lambda: job.run.state is State.TRAINING, timeout=60)
+    wait_for(lambda: job.run.state is State.TRAINING, timeout=600)  # a first run makes generated images
     clients = [Client(server, verbose=False) for _ in range(10)]
 
     def five_calls(c):
