@@ -20,12 +20,14 @@ INK_SHARE = 0.25  # ...and so is ink under this share of the brightest pixel (an
 SPECK_SHARE = 0.02  # marks with fewer pixels than this share of the largest mark's are specks
 MIN_PIXELS = 4  # a mark this small (pixels) is a speck however large the others are
 OVERLAP_SHARE = 0.5  # marks belong to one digit when their x-extents overlap by this share of the narrower one
-CONSIDER = 0.6  # a group narrower than this times its height is one digit, never cut
+CONSIDER = 0.8  # a group narrower than this times its height is one digit, never cut
 STEP = 0.125  # touching digits may be cut once in every stretch this share of the group's height wide
 MIN_SIDE, MAX_SIDE = 0.25, 1.4  # widths a piece may have, in group heights (a narrow 1 is about 0.3)
 PIECE_COST = 0.0  # each piece's cost (log-probability), a handle against cutting one digit in two
-WIDE_FROM, WIDE_COST = 1.0, 0.5  # a piece wider than WIDE_FROM heights pays WIDE_COST per height beyond
-# (chosen on 120 numbers composed of validation digits, MNIST train[-5000:], from a grid of 64 settings;
+WIDE_FROM, WIDE_COST = 1.2, 0.5  # a piece wider than WIDE_FROM heights pays WIDE_COST per height beyond
+REFUSED_COST = 1.0  # a piece predict refuses as "not a digit" pays this on top of its log-probability
+# (chosen for the calibrated model with a 'not a digit' threshold on 200 gapped and 60 touching numbers of validation
+# digits, MNIST train[-5000:], from bench/tune_numbers.py's grid of 576 settings;
 # width alone decides poorly: 1% of MNIST digits are wider than 1.25 times their height, a touching 1 is narrow)
 MARGIN = 4  # paper (pixels) around each digit's crop, so predict sees the ink surrounded by paper
 
@@ -139,41 +141,60 @@ def cut_positions(mask: np.ndarray) -> list[int]:
 
 
 def best_pieces(model, ink: np.ndarray, group: Part) -> list[Part]:
-    """The group cut into the pieces that read best, found by dynamic programming over cut_positions.
-
-    Every stretch between two cut positions that could be a digit (MIN_SIDE to MAX_SIDE of the group's
-    height wide, or the whole group) is read, all in one batch, and scored log p - PIECE_COST -
-    WIDE_COST * (how far its width exceeds WIDE_FROM of the height), p being the top probability predict
-    gives; the pieces with the best total win. A narrow group is one digit without reading.
-    """
+    """The group cut into the pieces that read best (touching digits), or the group itself: a group narrower
+    than CONSIDER of its height is one digit without reading."""
     h, w = group.mask.shape
     if w <= CONSIDER * h:
         return [group]
+    cuts, spans, pieces, readings = read_spans(model, ink, group)
+    chosen = best_path(cuts, spans, readings, h)
+    return [pieces[k] for k in chosen] if chosen else [group]
+
+
+def read_spans(model, ink: np.ndarray, group: Part):
+    """Every stretch (i, j) between two cut_positions that could be a digit (MIN_SIDE to MAX_SIDE of the
+    group's height wide, or the whole group), its piece of ink and predict's reading, all in one batch."""
+    h = group.mask.shape[0]
     cuts = cut_positions(group.mask)
     last = len(cuts) - 1
     spans = [(i, j) for i in range(last) for j in range(i + 1, last + 1)
              if (i, j) == (0, last) or MIN_SIDE * h <= cuts[j] - cuts[i] <= MAX_SIDE * h]
     pieces = [trim(group.x0 + cuts[i], group.y0, group.mask[:, cuts[i] : cuts[j]]) for i, j in spans]
-    readings = predict(model, [crop(ink, p) for p in pieces])
+    return cuts, spans, pieces, predict(model, [crop(ink, p) for p in pieces])
+
+
+def piece_score(reading: Prediction, width: int, height: int) -> float | None:
+    """How well a piece reads as one digit: log p of predict's top probability, less PIECE_COST, less
+    WIDE_COST per height its width exceeds WIDE_FROM of the height, less REFUSED_COST when predict refuses it
+    as not a digit (half a digit, two halves side by side). None for a piece with nothing to read."""
+    if reading.probs is None:
+        return None
+    wide = max(0.0, width / height - WIDE_FROM)
+    refused = REFUSED_COST if reading.refused else 0.0
+    return float(np.log(max(float(reading.probs.max()), 1e-12))) - PIECE_COST - WIDE_COST * wide - refused
+
+
+def best_path(cuts: list[int], spans: list[tuple[int, int]], readings: list[Prediction], h: int) -> list[int]:
+    """Dynamic programming over the cut positions: the indices (into spans) of the pieces, left to right,
+    whose piece_scores have the best total, from the first cut to the last; [] when no path reaches the end."""
+    last = len(cuts) - 1
     score = {}
-    for (i, j), r in zip(spans, readings):
-        if r.probs is not None:
-            wide = max(0.0, (cuts[j] - cuts[i]) / h - WIDE_FROM)
-            score[i, j] = np.log(max(float(r.probs.max()), 1e-12)) - PIECE_COST - WIDE_COST * wide
+    for k, ((i, j), r) in enumerate(zip(spans, readings)):
+        s = piece_score(r, cuts[j] - cuts[i], h)
+        if s is not None:
+            score[i, j] = s, k
     best, back = {0: 0.0}, {}
     for j in range(1, last + 1):
-        options = [(best[i] + score[i, j], i) for i in range(j) if i in best and (i, j) in score]
+        options = [(best[i] + score[i, j][0], i) for i in range(j) if i in best and (i, j) in score]
         if options:
             best[j], back[j] = max(options)
     if last not in best:
-        return [group]
-    ends, j = [], last
+        return []
+    path, j = [], last
     while j:
-        ends.append(j)
+        path.append(score[back[j], j][1])
         j = back[j]
-    starts = [0, *reversed(ends[1:])]
-    chosen = dict(zip(spans, pieces))
-    return [chosen[i, j] for i, j in zip(starts, reversed(ends))]
+    return path[::-1]
 
 
 def trim(x0: int, y0: int, mask: np.ndarray) -> Part:
