@@ -574,7 +574,7 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
                     upload_probs = gr.Label(num_top_classes=10, label="First readable image", elem_id="upload-probs")
             gr.Markdown("**Each file**: what the network saw, and its probabilities")
             upload_cards = gr.Image(type="pil", interactive=False, show_label=False, elem_id="upload-cards",
-                                    buttons=["fullscreen"])
+                                    buttons=[])  # a button there covers the first card's words
         with gr.Tab("Train"):
             with gr.Row():
                 epochs = gr.Slider(1, 20, value=TrainConfig.epochs, step=1, label="Epochs")
