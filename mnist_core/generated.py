@@ -1,9 +1,11 @@
 """Generated training data beside MNIST: hand-drawn-style non-digits for outlier exposure, and digits drawn
 with the same pen and printed from matplotlib's fonts (mnist_core.synthetic draws all three). Each image goes through the app's own
 preprocessing, so the network trains on exactly what it will be shown; the results are cached on disk."""
+import hashlib
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,6 +15,7 @@ from .config import TrainConfig
 from .data import DEFAULT_CACHE, Split, normalize
 
 CHUNK = 500  # images drawn and preprocessed per worker task
+SEED = 0  # the generated sets are fixed, like MNIST itself: every run (whatever its seed) shares one cache
 
 
 def _non_digit_chunk(args) -> np.ndarray:
@@ -37,7 +40,7 @@ def _drawn_chunk(args) -> tuple[np.ndarray, np.ndarray]:
 def _made(kind: str, count: int, seed: int, work, workers: int):
     """`count` images of a kind, drawn in chunks (one seed per chunk, so the images do not depend on the number
     of workers) by `workers` fresh processes, cached as an .npz."""
-    path = DEFAULT_CACHE / f"{kind}-{count}-{seed}.npz"
+    path = DEFAULT_CACHE / f"{kind}-{count}-{seed}-{source_version()}.npz"
     if path.is_file():
         with np.load(path) as f:
             return f["pixels"], f["labels"]
@@ -61,6 +64,17 @@ def _made(kind: str, count: int, seed: int, work, workers: int):
     return pixels, labels
 
 
+def source_version() -> str:
+    """A fingerprint of the code that makes the images (the drawing and the preprocessing): a cache made by
+    other code is not reused."""
+    from . import preprocess
+
+    digest = hashlib.sha1()
+    for module in (synthetic, preprocess):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def as_inputs(pixels: np.ndarray) -> torch.Tensor:
     """(N, 28, 28) 0..1 -> the network's normalized (N, 1, 28, 28)."""
     return normalize(torch.from_numpy(pixels).float()).unsqueeze(1)
@@ -68,14 +82,14 @@ def as_inputs(pixels: np.ndarray) -> torch.Tensor:
 
 def training_extras(config: TrainConfig, workers: int = 1) -> tuple[Split | None, torch.Tensor | None]:
     """(printed and drawn digits to train on, non-digits for outlier exposure) as the config asks; None for each it does
-    not. Seeded by the run's seed, so a run is repeatable. workers > 1 draws them in that many processes
+    not. The same images for every run (SEED), so a run is repeatable and the cache is shared. workers > 1 draws them in that many processes
     (for the command line; a server keeps to its own process)."""
     extra = non_digits = None
-    made = [_made(kind, count, config.seed, work, workers) for kind, count, work in
+    made = [_made(kind, count, SEED, work, workers) for kind, count, work in
             (("printed-digits", config.printed_digits, _printed_chunk), ("drawn-digits", config.drawn_digits, _drawn_chunk))
             if count]
     if made:
         extra = Split(as_inputs(np.concatenate([p for p, _ in made])), torch.from_numpy(np.concatenate([y for _, y in made])))
     if config.non_digits and config.outlier_weight > 0:
-        non_digits = as_inputs(_made("non-digits", config.non_digits, config.seed, _non_digit_chunk, workers)[0])
+        non_digits = as_inputs(_made("non-digits", config.non_digits, SEED, _non_digit_chunk, workers)[0])
     return extra, non_digits
