@@ -336,7 +336,9 @@ def poll(seen, choice, request: gr.Request = None):
     if run_key != seen_run:
         loss, accuracy, total = curves()
         x_lim = [0, total] if total else None
-        loss, accuracy = gr.LinePlot(loss, x_lim=x_lim), gr.LinePlot(accuracy, x_lim=x_lim)
+        top = float(loss.value.max()) * 1.05 if loss is not None and len(loss) else None  # the first, highest point shows
+        loss = gr.LinePlot(loss, x_lim=x_lim, y_lim=[0, top] if top else [0, None])
+        accuracy = gr.LinePlot(accuracy, x_lim=x_lim)
     else:
         loss, accuracy = gr.skip(), gr.skip()
     checkpoint = page_model_or_none(choice)
