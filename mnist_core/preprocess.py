@@ -475,6 +475,9 @@ def without_lines(ink: np.ndarray, floor: float, clean: bool = False) -> np.ndar
 
 def may_hold_line(mask: np.ndarray, band: int, share: float) -> bool:
     """Whether in some band of `band` rows, ink covers `share` of the columns: a cheap test before looking."""
+    cols = np.flatnonzero(mask.any(axis=0))
+    if cols.size == 0 or cols[-1] - cols[0] + 1 < share * mask.shape[1]:  # the ink is not that wide at all
+        return False
     tall = mask.copy()
     for k in range(1, min(band, mask.shape[0])):
         tall[:-k] |= mask[k:]
