@@ -39,7 +39,7 @@ class Event:
     val_acc: float | None = None
     test_acc: float | None = None
     per_class: list[float] | None = None
-    val_ece: tuple[float, float] | None = None  # the validation split's calibration error before and after
+    val_ece: list[float] | None = None  # the validation split's calibration error [before, after] calibration
     model: DigitCNN | None = field(default=None, repr=False)
 
     def metrics(self) -> dict:
@@ -194,7 +194,7 @@ def train(
             mark = time.perf_counter()  # evaluation, and whatever the consumer did, is not training time
 
 
-def calibrate(model: DigitCNN, val_set: Split, precision: str) -> tuple[float, float]:
+def calibrate(model: DigitCNN, val_set: Split, precision: str) -> list[float]:
     """Fit the model's temperature and "not a digit" threshold on the validation split; returns its expected
     calibration error before and after."""
     logits = predict_logits(model, val_set.images, precision)
@@ -203,4 +203,4 @@ def calibrate(model: DigitCNN, val_set: Split, precision: str) -> tuple[float, f
     model.temperature = fit_temperature(logits, val_set.labels)
     probs = calibrated(logits, model).cpu().numpy()
     model.threshold = refusal_threshold(probs.max(1))
-    return round(before, 5), round(expected_calibration_error(probs, labels), 5)
+    return [round(before, 5), round(expected_calibration_error(probs, labels), 5)]

@@ -25,7 +25,7 @@ def train_plain(config: dict, data_dir: str | None = None) -> Iterator[dict]:
         if ev.model is not None:
             plain["state_dict"] = {k: v.detach().cpu() for k, v in ev.model.state_dict().items()}
             plain["model_config"] = dataclasses.asdict(ev.model.config)
-            plain["calibration"] = (ev.model.temperature, ev.model.threshold)
+            plain["calibration"] = [ev.model.temperature, ev.model.threshold]
         yield plain
 
 
@@ -42,7 +42,7 @@ def _rebuilt(plain_events: Iterator[dict]) -> Iterator[Event]:
     for plain in plain_events:
         plain = dict(plain)
         state, model_config = plain.pop("state_dict", None), plain.pop("model_config", None)
-        calibration = plain.pop("calibration", (1.0, None))
+        calibration = plain.pop("calibration", [1.0, None])
         model = None
         if state is not None:
             model = DigitCNN(from_dict(ModelConfig, model_config))  # the checkpoint's own strict rebuild

@@ -15,7 +15,7 @@ from conftest import MNIST_DIR, ROOT, needs_mnist
 from drawing import STROKES, draw, sketchpad_value
 from mnist_core.config import TrainConfig
 from mnist_core.job import Start, State, TrainingJob
-from mnist_core.reader import predict
+from mnist_core.reader import load_model, predict
 from mnist_core.registry import ModelRegistry
 from mnist_core.remote import gpu_seconds, train_plain
 
@@ -82,9 +82,11 @@ def test_a_run_in_a_forked_worker_ends_like_the_same_run_in_process(tmp_path, mo
     assert zero.run.history.rows == local.run.history.rows  # the same curves
     assert zero.run.last.test_acc == local.run.last.test_acc
     images = [sketchpad_value(draw(d)) for d in STROKES]
-    ours, theirs = zero.registry.predict(images), local.registry.predict(images)
+    ours, theirs = predict(load_model(zero.run.saved), images), predict(load_model(local.run.saved), images)
     assert all(np.allclose(a.probs, b.probs, atol=1e-6) for a, b in zip(ours, theirs))  # the same model
-    assert zero.registry.active.path.parent == tmp_path / "zero"  # saved, and active on this side
+    assert zero.run.saved.parent == tmp_path / "zero"  # saved on this side
+    calibrations = [(m.temperature, m.threshold) for m in (load_model(zero.run.saved), load_model(local.run.saved))]
+    assert calibrations[0] == calibrations[1] and calibrations[0][0] != 1.0  # the calibration crossed too
 
 
 @needs_mnist
