@@ -8,7 +8,7 @@ from drawing import draw, sketchpad_value
 
 
 def test_drawn_digit_gets_ten_bars_and_the_28x28_view(app_module):
-    label, seen, hint = app_module.read_sketch(sketchpad_value(draw(7)))
+    label, seen, hint, _ = app_module.read_sketch(sketchpad_value(draw(7)))
     assert set(label) == {str(d) for d in range(10)} and abs(sum(label.values()) - 1) < 1e-4
     assert max(label, key=label.get) == "7"
     assert seen.size == (224, 224) and "7" in hint
@@ -17,28 +17,67 @@ def test_drawn_digit_gets_ten_bars_and_the_28x28_view(app_module):
 def test_blank_canvas_shows_the_hint(app_module):
     for value in ({"background": None, "layers": [], "composite": None}, None,
                   sketchpad_value(draw(7, width=0, specks=[]).point(lambda v: 255))):  # drawn, then all erased
-        label, seen, hint = app_module.read_sketch(value)
+        label, seen, hint, _ = app_module.read_sketch(value)
         assert label == {} and seen is None and hint == app_module.DRAW_HINT
-    label, seen, hint = app_module.read_sketch(sketchpad_value(draw(7, box=(140, 140, 140, 140), width=20)))
+    label, seen, hint, _ = app_module.read_sketch(sketchpad_value(draw(7, box=(140, 140, 140, 140), width=20)))
     assert label == {} and seen is None and hint == "Nothing to read: only a dot. Draw the whole digit."
 
 
 def test_a_shape_that_is_no_digit_is_doubted_or_refused(app_module):
     triangle = Image.new("L", (280, 280), 255)
     ImageDraw.Draw(triangle).polygon([(140, 50), (230, 220), (50, 220)], outline=0, width=16)
-    label, _, hint = app_module.read_sketch(sketchpad_value(triangle))
+    label, _, hint, _ = app_module.read_sketch(sketchpad_value(triangle))
     top = max(label.values())
     assert len(label) == 10 and top < app_module.UNSURE  # the bars show, and the words doubt it, or refuse it
     assert f"but only {100 * top:.0f}% sure: is it a digit?" in hint or hint.startswith("Not a digit")
-    _, _, hint = app_module.read_sketch(sketchpad_value(draw(7)))
+    _, _, hint, _ = app_module.read_sketch(sketchpad_value(draw(7)))
     assert "sure" not in hint  # a clear digit reads without the doubt
 
 
-def test_several_digits_side_by_side_read_the_largest(app_module):
+def test_several_digits_side_by_side_read_as_a_number_and_the_bars_show_the_largest(app_module):
     one = np.asarray(draw(1, size=(560, 280), box=(40, 80, 110, 200), width=12))
     seven = np.asarray(draw(7, size=(560, 280), box=(280, 30, 500, 250), width=20))
-    label, _, hint = app_module.read_sketch({"background": None, "layers": [], "composite": np.minimum(one, seven)})
-    assert max(label, key=label.get) == "7" and "several" in hint
+    label, _, hint, pixels = app_module.read_sketch({"background": None, "layers": [],
+                                                     "composite": np.minimum(one, seven)})
+    assert max(label, key=label.get) == "7" and hint.startswith("Read as **17**") and "2 digits" in hint
+    assert pixels.shape == (28, 28)
+
+
+def test_two_digits_drawn_side_by_side_on_one_canvas_read_as_a_number(app_module):
+    four = np.asarray(draw(4, box=(30, 70, 120, 210), width=14))
+    two = np.asarray(draw(2, box=(160, 70, 250, 210), width=14))
+    _, _, hint, _ = app_module.read_sketch(sketchpad_value(Image.fromarray(np.minimum(four, two))))
+    assert hint.startswith("Read as **42**")
+    _, _, hint, _ = app_module.read_sketch(sketchpad_value(draw(4)))  # one digit: the plain reading, as before
+    assert hint == "Read as **4**."
+
+
+def test_a_refused_drawing_keeps_its_bars(app_module):
+    star = Image.new("L", (280, 280), 255)
+    points = [(140 + 100 * np.sin(a), 140 - 100 * np.cos(a)) for a in np.arange(6) * 4 * np.pi / 5]
+    ImageDraw.Draw(star).line(points, fill=0, width=12, joint="curve")
+    label, seen, hint, _ = app_module.read_sketch(sketchpad_value(star))
+    assert len(label) == 10 and seen is not None  # greyed by words, not hidden
+    assert hint.startswith("Not a digit") or "is it a digit?" in hint
+
+
+def test_the_inside_section_computes_only_when_open_and_empties_without_a_drawing(app_module):
+    _, _, _, pixels = app_module.read_sketch(sketchpad_value(draw(7)))
+    closed = app_module.inside_section(pixels, None, False)
+    skip = type(gr.skip())
+    assert all(isinstance(x, skip) for x in closed)
+    opened = app_module.inside_section(pixels, None, True)
+    images = dict(zip(app_module.PICTURE_NAMES, opened))
+    assert all(images[n].value is not None for n in ("input", "stage1", "hidden", "outputs", "why", "neighbours",
+                                                     "sweep"))
+    stages = len(app_module.MODELS.default.model.config.channels)
+    assert [images[f"stage{i + 1}"].visible for i in range(app_module.MAX_STAGES)] == \
+        [i < stages for i in range(app_module.MAX_STAGES)]  # from the model's config
+    turned = app_module.inside_section(pixels, None, True, rotate=30)
+    assert "not the reading above" in turned[-2]
+    assert np.asarray(turned[0].value).tolist() != np.asarray(images["input"].value).tolist()
+    cleared = app_module.inside_section(None, None, True)
+    assert all(c.value is None for c in cleared[:len(app_module.PICTURE_NAMES)])
 
 
 def test_a_list_of_uploads(app_module, tmp_path):
@@ -89,8 +128,8 @@ def test_two_pages_read_with_their_own_models_and_the_default_stays(app_module):
         drawing = sketchpad_value(draw(7))
         page_b, line_b, _ = app_module.choose_model("page-b.safetensors")
         page_a = None  # never chose: the server's default
-        label_a, _, _ = app_module.read_sketch(drawing, page_a)
-        label_b, _, _ = app_module.read_sketch(drawing, page_b)
+        label_a, _, _, _ = app_module.read_sketch(drawing, page_a)
+        label_b, _, _, _ = app_module.read_sketch(drawing, page_b)
         assert max(label_a, key=label_a.get) == "7" and label_a != label_b  # each page's own model read it
         assert "page-b.safetensors" in line_b.label and "page-b" not in app_module.model_line(page_a)
         assert models.default.path.name == "mnist_cnn.safetensors"  # nobody else's model changed
@@ -189,10 +228,10 @@ def test_messages_name_no_library(app_module, tmp_path):
 
 def test_small_and_fat_drawings_get_honest_words(app_module):
     small = sketchpad_value(draw(3, box=(120, 120, 160, 160), width=24))  # small, default-ish brush: a blob
-    _, _, hint = app_module.read_sketch(small)
+    _, _, hint, _ = app_module.read_sketch(small)
     assert "only a dot" not in hint and ("thinner" in hint)
     fat = sketchpad_value(draw(3, box=(40, 30, 240, 250), width=64))
-    _, _, hint = app_module.read_sketch(fat)
+    _, _, hint, _ = app_module.read_sketch(fat)
     assert "very thick" in hint and "thinner brush" in hint
-    _, _, hint = app_module.read_sketch(sketchpad_value(draw(3)))
+    _, _, hint, _ = app_module.read_sketch(sketchpad_value(draw(3)))
     assert "thick" not in hint  # an ordinary drawing reads without the warning

@@ -9,7 +9,9 @@ from mnist_core.config import PRECISIONS, TrainConfig, pick_precision
 from mnist_core.engine import train
 from mnist_core.model import ModelConfig
 
-SMALL = TrainConfig(epochs=2, batch_size=64, train_subset=2048, eval_every=16, log_every=4, seed=1)
+# Small runs train on MNIST alone: no generated digits or non-digits (test_the_generated... covers them)
+NONE = dict(drawn_digits=0, non_digits=0)
+SMALL = TrainConfig(epochs=2, batch_size=64, train_subset=2048, eval_every=16, log_every=4, seed=1, **NONE)
 
 
 def small_test(mnist):
@@ -49,7 +51,7 @@ def test_stop_request_ends_the_run_between_steps(mnist):
 
 @pytest.mark.parametrize("precision", PRECISIONS)  # both, whichever one this CPU would pick by itself
 def test_same_seed_same_result_on_cpu(mnist, precision):
-    config = TrainConfig(epochs=1, batch_size=64, train_subset=512, eval_every=100, log_every=4, seed=3)
+    config = TrainConfig(epochs=1, batch_size=64, train_subset=512, eval_every=100, log_every=4, seed=3, **NONE)
     runs = [list(train(config, mnist[0], small_test(mnist), device="cpu", precision=precision)) for _ in range(2)]
     assert runs[0][-1].precision == precision
     assert [e.train_loss for e in runs[0]] == [e.train_loss for e in runs[1]]
@@ -90,7 +92,7 @@ def test_the_validation_split_is_the_last_images_and_is_held_out(mnist):
     train_set, _ = mnist
     labels = train_set.labels.clone()
     labels[-1000:] = (labels[-1000:] + 1) % 10
-    config = TrainConfig(epochs=1, batch_size=64, train_subset=2048, eval_every=1000, log_every=8, validation=1000)
+    config = TrainConfig(epochs=1, batch_size=64, train_subset=2048, eval_every=1000, log_every=8, validation=1000, **NONE)
     last = list(train(config, Split(train_set.images, labels), small_test(mnist)))[-1]
     assert last.val_acc < 0.1 and last.test_acc > 0.85
 
@@ -108,3 +110,15 @@ def test_outlier_exposure_lowers_confidence_on_non_digits(mnist):
         with torch.no_grad():
             tops.append(torch.softmax(model(blobs[500:]), 1).max(1).values.mean().item())
     assert tops[1] < 0.16 and tops[0] > tops[1] + 0.08  # near uniform (0.1), and well below the plain run
+
+
+def test_the_generated_digits_join_the_training_set_and_the_non_digits_the_outlier_batches(mnist):
+    from mnist_core.generated import training_extras
+
+    config = TrainConfig(epochs=1, batch_size=64, train_subset=640, eval_every=1000, log_every=5, drawn_digits=200,
+                         printed_digits=200, non_digits=200)
+    extra, non_digits = training_extras(config)
+    assert 390 <= len(extra) <= 400 and set(extra.labels.tolist()) == set(range(10))  # a few may preprocess blank
+    assert 190 <= len(non_digits) <= 200 and extra.images.shape[1:] == non_digits.shape[1:] == (1, 28, 28)
+    events = list(train(config, mnist[0], small_test(mnist)))
+    assert events[-1].total_iterations == (640 + len(extra)) // 64  # the generated digits are trained on

@@ -19,7 +19,8 @@ from mnist_core.reader import load_model, predict
 from mnist_core.registry import ModelRegistry
 from mnist_core.remote import gpu_seconds, train_plain
 
-SMALL = TrainConfig(epochs=1, batch_size=64, train_subset=1024, eval_every=8, log_every=2, seed=5)
+SMALL = TrainConfig(epochs=1, batch_size=64, train_subset=1024, eval_every=8, log_every=2, seed=5, drawn_digits=0,
+                    non_digits=0)
 
 
 def like_zero_gpu(task):
@@ -130,7 +131,7 @@ def test_the_gpu_time_asked_for_grows_with_the_work():
 def test_on_zero_gpu_the_training_function_is_decorated_at_import(tmp_path):
     script = ("import app, spaces.zero.decorator as d\n"
               "print(app.ZERO_GPU, app.JOB.remote is app.train_on_zero_gpu, app.GPU_TRAIN in d.decorated_cache.values(),"
-              " app.predict_image('examples/mnist_test_0000_label_7.png')['7'] > 0.5)")
+              " app.predict_image('examples/mnist_test_0000_label_7.png')['label'] == '7')")
     env = {**os.environ, "CHECKPOINT_DIR": str(tmp_path), "GRADIO_ANALYTICS_ENABLED": "False",
            "SPACES_ZERO_GPU": "true", "SPACES_ZERO_DEVICE_API_URL": "http://127.0.0.1:9/"}  # never called here
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
@@ -142,7 +143,7 @@ def test_on_zero_gpu_the_training_function_is_decorated_at_import(tmp_path):
 def test_the_app_starts_with_and_without_the_spaces_package(spaces_installed, tmp_path):
     block = "" if spaces_installed else "import sys; sys.modules['spaces'] = None  # as if not installed\n"
     script = block + ("import app\n"
-                      "print(app.spaces is not None, app.ZERO_GPU, app.predict_image('examples/mnist_test_0000_label_7.png')['7'] > 0.5)")
+                      "print(app.spaces is not None, app.ZERO_GPU, app.predict_image('examples/mnist_test_0000_label_7.png')['label'] == '7')")
     env = {**os.environ, "CHECKPOINT_DIR": str(tmp_path), "GRADIO_ANALYTICS_ENABLED": "False"}
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
