@@ -19,7 +19,12 @@ from mnist_core.config import TrainConfig
 from mnist_core.job import FINISHED, Start, State, TrainingJob
 from mnist_core.data import MnistDataError, to_uint8
 from mnist_core.evaluation import examine
+from mnist_core.inside_pictures import section_pictures
+from mnist_core.inside_view import look_inside
 from mnist_core.model import count_parameters
+from mnist_core.neighbours import index_when_ready
+from mnist_core.numbers import read_number
+from mnist_core.probe import LIMITS, Probe
 from mnist_core.pictures import RIGHT, WRONG, confusion_figure, enlarge, framed, message_card, probability_card, sheet
 from mnist_core.reader import open_image
 from mnist_core.preprocess import ImageError
@@ -85,13 +90,24 @@ def page_model(choice):
 # Draw and Upload -------------------------------------------------------------------------------
 
 def read_sketch(sketch, choice=None):
-    """Sketchpad value -> (probabilities for gr.Label, what the network saw, a line in words)."""
+    """Sketchpad value -> (probabilities for gr.Label, what the network saw, a line in words, the 28x28 for the
+    inside section). Several marks side by side are read as a whole number too; the bars stay the plain reading
+    (the largest mark)."""
     try:
-        prediction = MODELS.predict(sketch, page_model(choice).path)
+        checkpoint = page_model(choice)
+        prediction = MODELS.predict(sketch, checkpoint.path)
+        number = read_number(checkpoint.model, sketch) if "several marks" in prediction.message else None
     except (ImageError, CheckpointError) as e:
-        return {}, None, f"Cannot read it: {plain(str(e))}"
-    return prediction.as_label(), enlarge(prediction.pixels) if prediction.pixels is not None else None, \
-        reading(prediction, sketch)
+        return {}, None, f"Cannot read it: {plain(str(e))}", None
+    line = number_line(number) if number is not None and len(number.digits) > 1 else reading(prediction, sketch)
+    return prediction.as_label(), enlarge(prediction.pixels) if prediction.pixels is not None else None, line, \
+        prediction.pixels
+
+
+def number_line(number) -> str:
+    """The line for a drawing of several digits: the number, and what a "?" means when there is one."""
+    note = " (? marks a piece that is not a digit)" if "?" in number.text else ""
+    return f"Read as **{number.text}**{note}: {len(number.digits)} digits. The bars show the largest."
 
 
 def reading(prediction, sketch) -> str:
@@ -134,6 +150,50 @@ def ink_shape(sketch) -> tuple[int, float]:
         return 0, 0.0
     ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     return max(ink.shape), float(4 * ndimage.distance_transform_edt(np.pad(ink, 1))[1:-1, 1:-1][ink].mean())
+
+
+# Inside the network (the Draw tab's section) -------------------------------------------------------
+
+MAX_STAGES = 4  # picture slots for convolution stages: a 28x28 input halves to nothing after 4
+PROBE_NAMES = ("rotate", "scale", "dx", "dy", "thickness")  # the sliders, in Probe's order
+BUILDING = "Building the index of 60,000 training digits… the look-alikes appear when it is ready."
+CAPTIONS = {  # one line per picture, in plain words; the pictures' own titles give the shapes
+    "input": "What the network reads: your drawing shrunk to 28×28 pixels",
+    "stage1": "First layer: small filters that light up on edges and stroke ends",
+    "stage": "Next layer: combines the patterns before into curves, corners and loops",
+    "hidden": "A summary of the drawing in numbers",
+    "outputs": "Ten scores, turned into probabilities",
+    "why": "Which pixels made it choose this digit, and not the runner-up",
+    "neighbours": "Training digits the network finds most alike",
+    "sweep": "How its answer changes as the drawing turns",
+}
+PICTURE_NAMES = ("input", *(f"stage{i + 1}" for i in range(MAX_STAGES)), "hidden", "outputs", "why", "neighbours",
+                 "sweep")
+
+
+def caption(name: str) -> str:
+    return CAPTIONS.get(name) or CAPTIONS["stage"]
+
+
+def inside_section(pixels, choice, is_open, rotate=0.0, scale=1.0, dx=0.0, dy=0.0, thickness=0):
+    """The section's pictures for the current drawing's 28x28 under the sliders' probe, a status line, and the
+    timer that looks again while the neighbour index is building. Closed: nothing is computed or changed.
+    No drawing: the section empties."""
+    if not is_open:
+        return [gr.skip()] * (len(PICTURE_NAMES) + 2)
+    if pixels is None:
+        return [gr.Image(value=None) for _ in PICTURE_NAMES] + ["Draw a digit to see inside the network.",
+                                                                gr.Timer(active=False)]
+    model = page_model(choice).model
+    index = index_when_ready(model)
+    probe = Probe(float(rotate), float(scale), float(dx), float(dy), int(thickness))
+    pictures = section_pictures(look_inside(model, np.asarray(pixels, np.float32), probe=probe, index=index))
+    status = BUILDING if index is None else index.message
+    if not probe.neutral:
+        status = (status + "\n\n" if status else "") + ("The sliders change the drawing: this is not the reading "
+                                                        "above. Back to neutral gives it again.")
+    images = [gr.Image(value=pictures.get(n), label=caption(n), visible=n in pictures) for n in PICTURE_NAMES]
+    return images + [status, gr.Timer(active=index is None)]
 
 
 MAX_FILES = 64  # files read per upload request; the summary says how many more were left unread
@@ -540,6 +600,7 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
         model_card = gr.Markdown(model_details(), elem_id="model-card")
     choice = gr.State()  # this page's model (a file name), None: the server's default
     seen = gr.State()
+    drawn = gr.State()  # the current drawing's 28x28 (Prediction.pixels), which the inside section reads
     screen = gr.Number(visible=False)  # the page's width in CSS pixels, filled in by WITH_SCREEN: pictures fit phones
     timer = gr.Timer(IDLE_POLL)  # outside the tabs: every open page follows the run and the models, on any tab
     with gr.Tabs():
@@ -561,7 +622,25 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
                     probs = gr.Label(num_top_classes=10, show_label=False, elem_id="probs")
                     gr.Markdown("<small>A small digit? Brush Size, in the pad's tools, draws thinner strokes.</small>",
                                 elem_id="draw-notes")
-                    # issue 11's "inside the network" Accordion goes here, below the reading
+                    with gr.Accordion("Inside the network", open=False, elem_id="inside") as inside_box:
+                        gr.Markdown("<small>How the network reads your drawing, layer by layer, why it chose that "
+                                    "digit, and what would change its mind. The sliders change the drawing.</small>")
+                        with gr.Row():
+                            sliders = [gr.Slider(*LIMITS["rotate"], value=0, step=1, label="Turn (degrees)"),
+                                       gr.Slider(*LIMITS["scale"], value=1, step=0.05, label="Size"),
+                                       gr.Slider(*LIMITS["dx"], value=0, step=1, label="Shift right (pixels)"),
+                                       gr.Slider(*LIMITS["dy"], value=0, step=1, label="Shift down (pixels)"),
+                                       gr.Slider(*LIMITS["thickness"], value=0, step=1,
+                                                 label="Thinner / thicker")]
+                        neutral = gr.Button("Back to your drawing", size="sm", elem_id="inside-neutral")
+                        inside_status = gr.Markdown(elem_id="inside-status")
+                        inside_images = [gr.Image(type="pil", format="png", interactive=False, buttons=[],
+                                                  label=caption(n), elem_id=f"inside-{n}",
+                                                  visible=not n.startswith("stage") or n in ("stage1", "stage2",
+                                                                                               "stage3"))
+                                         for n in PICTURE_NAMES]
+                    inside_open = gr.State(False)  # whether this page has the section open: only then it computes
+                    inside_timer = gr.Timer(2.0, active=False)  # looks again while the neighbour index builds
         with gr.Tab("Upload"):
             with gr.Row(equal_height=False):
                 with gr.Column(min_width=300):
@@ -621,9 +700,21 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
         api_answer = gr.JSON()
         api_button = gr.Button()
 
-    draw_outputs = [probs, network_view, hint]
+    draw_outputs = [probs, network_view, hint, drawn]
+    inside_inputs = [drawn, choice, inside_open, *sliders]
+    inside_outputs = [*inside_images, inside_status, inside_timer]
+    inside_args = dict(concurrency_limit=4, show_progress="hidden", api_visibility="private",
+                       trigger_mode="always_last")
     sketch.change(read_sketch, [sketch, choice], draw_outputs, concurrency_limit=4, show_progress="hidden",
-                  api_visibility="private")
+                  api_visibility="private").then(inside_section, inside_inputs, inside_outputs, **inside_args)
+    inside_box.expand(lambda: True, None, inside_open, queue=False, api_visibility="private").then(
+        inside_section, inside_inputs, inside_outputs, **inside_args)
+    inside_box.collapse(lambda: False, None, inside_open, queue=False, api_visibility="private")
+    for slider in sliders:
+        slider.release(inside_section, inside_inputs, inside_outputs, **inside_args)
+    neutral.click(lambda: (0, 1, 0, 0, 0), None, sliders, queue=False, api_visibility="private").then(
+        inside_section, inside_inputs, inside_outputs, **inside_args)
+    inside_timer.tick(inside_section, inside_inputs, inside_outputs, **inside_args)
     upload_outputs = [upload_cards, upload_probs, upload_summary]
     files.change(read_uploads, [files, choice, screen], upload_outputs, concurrency_limit=4, js=WITH_SCREEN,
                  api_visibility="private")
@@ -642,7 +733,8 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
                api_visibility="private")
     demo.load(poll, [seen, choice], poll_outputs, api_visibility="private")
     models.input(choose_model, [models, choice], [choice, model_box, model_card], api_visibility="private").then(
-        read_sketch, [sketch, choice], draw_outputs, api_visibility="private")  # the drawing read again by the new model
+        read_sketch, [sketch, choice], draw_outputs, api_visibility="private").then(  # read again by the new model
+        inside_section, inside_inputs, inside_outputs, **inside_args)
     show_digits.click(random_training_digits, screen, train_gallery, js=WITH_SCREEN, api_visibility="private")
     check_btn.click(check_model, [choice, screen], [test_gallery, mistakes_gallery, confusion_plot, per_class_plot,
                                                     check_summary], js=WITH_SCREEN, api_visibility="private")
