@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from scipy.stats import rankdata
 
 BINS = 15  # of the expected calibration error, as in Guo et al.
-REFUSE_DIGITS = 0.003  # share of held-out digits the "not a digit" threshold may refuse
+REFUSE_DIGITS = 0.001  # share of held-out digits the "not a digit" threshold may refuse (see README)
 
 
 def calibrated(logits: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
