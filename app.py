@@ -4,7 +4,9 @@ A thin shell over mnist_core. Shared state lives in MODELS (the server's models 
 training run); each page keeps its own model choice in a gr.State.
     python app.py          # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT honoured)
 """
+import atexit
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -169,6 +171,15 @@ CAPTIONS = {  # one line per picture, in plain words; the pictures' own titles g
 }
 PICTURE_NAMES = ("input", *(f"stage{i + 1}" for i in range(MAX_STAGES)), "hidden", "outputs", "why", "neighbours",
                  "sweep")
+
+
+@atexit.register
+def finish_index_builds(timeout: float = 120.0):
+    """At exit, wait for a neighbour index still being built: torch aborts the process (exit code 134) when its
+    thread is cut off mid-batch."""
+    for thread in threading.enumerate():
+        if thread.name == "neighbour-index":
+            thread.join(timeout)
 
 
 def caption(name: str) -> str:
