@@ -16,7 +16,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mnist_core import synthetic  # noqa: E402
-from mnist_core.calibration import auroc, expected_calibration_error  # noqa: E402
+from mnist_core.calibration import REFUSE_DIGITS, auroc, expected_calibration_error  # noqa: E402
 from mnist_core.checkpoint import load_checkpoint  # noqa: E402
 from mnist_core.data import load_mnist, normalize  # noqa: E402
 from mnist_core.evaluation import predict_logits  # noqa: E402
@@ -49,7 +49,7 @@ def main():
     logits = {name: predict_logits(model, x) for name, (x, _) in sets.items()}
     threshold = model.threshold
     print(f"{checkpoint.path.name}: temperature {model.temperature:.3f}, 'not a digit' under {threshold:.3f} "
-          f"(set on the validation split to refuse 0.3% of its digits); CPU, torch {torch.__version__}")
+          f"(set on the validation split to refuse {100 * REFUSE_DIGITS:g}% of its digits); CPU, torch {torch.__version__}")
     print("\n| set | images | accuracy | ECE before | ECE after | refused |")
     print("|---|---|---|---|---|---|")
     tops = {}
