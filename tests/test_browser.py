@@ -237,3 +237,91 @@ def test_dark_mode_pictures_sit_on_the_dark_page(browser, server, tmp_path):
         shot(page, "upload-dark")
     finally:
         page.context.close()
+
+
+# Whole numbers and the inside of the network ------------------------------------------------------------------
+
+from drawing import STROKES  # noqa: E402
+
+SIX = [[(0.8, 0.05), (0.4, 0.2), (0.15, 0.55), (0.2, 0.85), (0.5, 1.0), (0.8, 0.85), (0.85, 0.65), (0.6, 0.5),
+        (0.3, 0.55), (0.17, 0.7)]]
+STAR = [(0.0, -1.0), (0.59, 0.81), (-0.95, -0.31), (0.95, -0.31), (-0.59, 0.81), (0.0, -1.0)]  # a five-point star
+DOCS = os.environ.get("DOCS_SCREENSHOTS")  # a folder (docs/) to save the README's screenshots in, when set
+
+
+def draw_digit(page, digit, left, top, width, height):
+    """A digit from tests/drawing.py's strokes (and SIX) in the box at (left, top) from the canvas centre."""
+    for line in SIX if digit == 6 else STROKES[digit]:
+        stroke(page, [(left + x * width, top + y * height) for x, y in line])
+
+
+def doc_shot(page, name, full_page=True):
+    if DOCS:
+        page.screenshot(path=str(os.path.join(DOCS, f"screenshot-{name}.png")), full_page=full_page)
+
+
+def hint(page):
+    return page.locator("#hint").inner_text()
+
+
+@pytest.mark.parametrize("size", [(1280, 900), (375, 812)], ids=["desktop", "phone"])
+def test_a_number_is_read_whole_and_a_doodle_is_refused(browser, server, size):
+    phone = size[0] < 700
+    page = open_page(browser, server, *size, phone=phone)
+    try:
+        w, h, gap = (36, 80, 12) if phone else (48, 100, 16)
+        left = -(4 * w + 3 * gap) / 2
+        for i, digit in enumerate((2, 0, 2, 6)):
+            draw_digit(page, digit, left + i * (w + gap), -h / 2, w, h)
+        wait_for(lambda: "Read as 2026" in hint(page), timeout=60)
+        assert page.locator("#probs .confidence-set").count() == 10  # the bars: the largest digit's reading
+        doc_shot(page, "number" + ("-phone" if phone else ""), full_page=False)
+        page.click("#sketch button[aria-label='Clear canvas']")
+        wait_for(lambda: page.locator("#probs .confidence-set").count() == 0, timeout=20)
+        r = 70 if phone else 90
+        stroke(page, [(x * r, y * r) for x, y in STAR])
+        wait_for(lambda: "Not a digit" in hint(page), timeout=30)
+        assert page.locator("#probs .confidence-set").count() == 10  # refused, and the bars still show
+        doc_shot(page, "refused" + ("-phone" if phone else ""), full_page=False)
+    finally:
+        page.context.close()
+
+
+PICTURES = ("input", "stage1", "hidden", "outputs", "why", "neighbours", "sweep")
+
+
+def picture_sources(page):
+    return {n: page.locator(f"#inside-{n} img").first.get_attribute("src")
+            if page.locator(f"#inside-{n} img").count() else None for n in PICTURES}
+
+
+@pytest.mark.parametrize("size", [(1280, 900), (375, 812)], ids=["desktop", "phone"])
+def test_inside_section_follows_the_drawing_and_empties_after_clear(browser, server, size):
+    phone = size[0] < 700
+    page = open_page(browser, server, *size, phone=phone)
+    try:
+        page.click("#inside .label-wrap")  # open the section
+        s = 0.8 if phone else 1.0
+        stroke(page, [(-60 * s, -70 * s), (60 * s, -70 * s), (-10 * s, 80 * s)])  # a 7
+        wait_for(lambda: all(picture_sources(page).values()), timeout=60)
+        assert "Read as 7" in hint(page)
+        # the look-alikes come when the index of the training digits is built (the page looks again by itself)
+        wait_for(lambda: "Building" not in page.locator("#inside-status").inner_text(), timeout=300)
+        first = wait_for(lambda: picture_sources(page), timeout=10)
+        page.locator("#inside").scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        doc_shot(page, "inside" + ("-phone" if phone else ""))
+        page.evaluate("window.scrollTo(0, 0)")  # the pad back in view to draw on
+        stroke(page, [(-60 * s, 0), (60 * s, 0)])  # a bar across: another drawing
+        wait_for(lambda: all(picture_sources(page)[n] != first[n] for n in ("input", "stage1", "outputs", "why")),
+                 timeout=60)
+        page.click("#sketch button[aria-label='Clear canvas']")
+        wait_for(lambda: not any(picture_sources(page).values()), timeout=30)
+        page.click("#inside .label-wrap")  # closed: drawing reads as before, and the section stays as it was
+        page.evaluate("window.scrollTo(0, 0)")
+        stroke(page, [(0, -80 * s), (0, 80 * s)])  # a 1
+        wait_for(lambda: "Read as 1" in hint(page), timeout=30)
+        page.wait_for_timeout(1500)
+        assert not any(picture_sources(page).values())
+    finally:
+        page.context.close()
