@@ -92,24 +92,65 @@ def page_model(choice):
 # Draw and Upload -------------------------------------------------------------------------------
 
 def read_sketch(sketch, choice=None):
-    """Sketchpad value -> (probabilities for gr.Label, what the network saw, a line in words, the 28x28 for the
-    inside section). Several marks side by side are read as a whole number too; the bars stay the plain reading
-    (the largest mark)."""
+    """Sketchpad value -> (probabilities for gr.Label, greyed when refused; what the network saw; a line in words;
+    the 28x28 for the inside section). A drawing of several digits reads as a whole number, with the bars for its
+    largest digit; one digit reads as a plain prediction."""
     try:
         checkpoint = page_model(choice)
         prediction = MODELS.predict(sketch, checkpoint.path)
-        number = read_number(checkpoint.model, sketch) if "several marks" in prediction.message else None
+        number = read_number(checkpoint.model, sketch) if maybe_several(sketch, prediction) else None
     except (ImageError, CheckpointError) as e:
-        return {}, None, f"Cannot read it: {plain(str(e))}", None
-    line = number_line(number) if number is not None and len(number.digits) > 1 else reading(prediction, sketch)
-    return prediction.as_label(), enlarge(prediction.pixels) if prediction.pixels is not None else None, line, \
-        prediction.pixels
+        return gr.Label({}, elem_classes=[]), None, f"Cannot read it: {plain(str(e))}", None
+    if number is not None and len(number.digits) > 1:
+        largest = max(range(len(number.digits)), key=lambda i: box_area(number.boxes[i]))
+        prediction, line = number.digits[largest], number_line(number, largest)
+    else:
+        line = reading(prediction, sketch)
+    refused = prediction.probs is not None and prediction.digit is None
+    return gr.Label(prediction.as_label(), elem_classes=["refused"] if refused else []), \
+        enlarge(prediction.pixels) if prediction.pixels is not None else None, line, prediction.pixels
 
 
-def number_line(number) -> str:
-    """The line for a drawing of several digits: the number, and what a "?" means when there is one."""
-    note = " (? marks a piece that is not a digit)" if "?" in number.text else ""
-    return f"Read as **{number.text}**{note}: {len(number.digits)} digits. The bars show the largest."
+SPECK = 0.02  # a stretch of ink holding less than this share of the drawing's ink is a speck, not a mark
+
+
+def maybe_several(sketch, prediction) -> bool:
+    """Whether a drawing holds several marks side by side, so read_number is worth its extra work: predict found
+    several marks, or the ink falls into column stretches with paper between them. One digit costs one predict,
+    as before (a mark that is no digit is never cut into digit-like pieces)."""
+    if prediction.probs is None:
+        return False
+    return "several marks" in prediction.message or len(ink_stretches(sketch)) > 1
+
+
+def ink_stretches(sketch) -> list[tuple[int, int]]:
+    """The (first, last + 1) columns of each stretch of a Sketchpad value's ink with blank columns either side,
+    specks left out; [] for none."""
+    composite = sketch.get("composite") if isinstance(sketch, dict) else None
+    if composite is None:
+        return []
+    ink = np.asarray(composite)
+    per_column = ((ink if ink.ndim == 2 else ink[..., :3].mean(axis=2)) < 128).sum(axis=0)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], per_column > 0, [0]]).astype(np.int8)))
+    stretches = list(zip(edges[::2], edges[1::2]))
+    total = per_column.sum()
+    return [(a, b) for a, b in stretches if per_column[a:b].sum() >= SPECK * total]
+
+
+def box_area(box) -> int:
+    x0, y0, x1, y1 = box
+    return (x1 - x0) * (y1 - y0)
+
+
+def number_line(number, shown: int) -> str:
+    """The line for a drawing of several digits: the number, which digit the bars show, what a "?" means."""
+    note = " A ? is a piece that does not look like a digit." if "?" in number.text else ""
+    return (f"Read as **{number.text}**: {len(number.digits)} digits. The bars show the largest, "
+            f"the {ordinal(shown + 1)} from the left.{note}")
+
+
+def ordinal(n: int) -> str:
+    return {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"{n}th")
 
 
 def reading(prediction, sketch) -> str:
@@ -191,10 +232,10 @@ def inside_section(pixels, choice, is_open, rotate=0.0, scale=1.0, dx=0.0, dy=0.
     timer that looks again while the neighbour index is building. Closed: nothing is computed or changed.
     No drawing: the section empties."""
     if not is_open:
-        return [gr.skip()] * (len(PICTURE_NAMES) + 2)
+        return [gr.skip()] * (2 * len(PICTURE_NAMES) + 2)
     if pixels is None:
-        return [gr.Image(value=None) for _ in PICTURE_NAMES] + ["Draw a digit to see inside the network.",
-                                                                gr.Timer(active=False)]
+        return [gr.Image(value=None) for _ in PICTURE_NAMES] + [gr.skip() for _ in PICTURE_NAMES] + \
+            ["Draw a digit to see inside the network.", gr.Timer(active=False)]
     model = page_model(choice).model
     index = index_when_ready(model)
     probe = Probe(float(rotate), float(scale), float(dx), float(dy), int(thickness))
@@ -202,8 +243,9 @@ def inside_section(pixels, choice, is_open, rotate=0.0, scale=1.0, dx=0.0, dy=0.
     status = BUILDING if index is None else index.message
     if not probe.neutral:
         status = (status + "\n\n" if status else "") + ("The sliders change the drawing: this is not the reading "
-                                                        "above. Back to neutral gives it again.")
-    images = [gr.Image(value=pictures.get(n), label=caption(n), visible=n in pictures) for n in PICTURE_NAMES]
+                                                        "above. Back to your drawing gives it again.")
+    images = [gr.Image(value=pictures.get(n), visible=n in pictures) for n in PICTURE_NAMES]
+    images += [gr.Markdown(visible=n in pictures) for n in PICTURE_NAMES]
     return images + [status, gr.Timer(active=index is None)]
 
 
@@ -588,6 +630,8 @@ CSS = """
 #sketch button[aria-label='Color'] { display: none; }  /* one colour: black */
 #hint p { margin: 0; min-height: 1.5em; }
 #probs h2 { margin-top: 0; margin-bottom: 4px; }
+#probs.refused { filter: grayscale(1); opacity: 0.55; }  /* "not a digit": the bars stay, greyed */
+.inside-caption p { margin: 8px 0 2px 0; }
 @media (max-width: 640px) {
   .gradio-container { padding: 6px 8px !important; }
   #title h1 { font-size: 1.25rem !important; margin: 0 !important; }
@@ -637,19 +681,22 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
                         gr.Markdown("<small>How the network reads your drawing, layer by layer, why it chose that "
                                     "digit, and what would change its mind. The sliders change the drawing.</small>")
                         with gr.Row():
-                            sliders = [gr.Slider(*LIMITS["rotate"], value=0, step=1, label="Turn (degrees)"),
-                                       gr.Slider(*LIMITS["scale"], value=1, step=0.05, label="Size"),
-                                       gr.Slider(*LIMITS["dx"], value=0, step=1, label="Shift right (pixels)"),
-                                       gr.Slider(*LIMITS["dy"], value=0, step=1, label="Shift down (pixels)"),
-                                       gr.Slider(*LIMITS["thickness"], value=0, step=1,
-                                                 label="Thinner / thicker")]
+                            sliders = [gr.Slider(*LIMITS["rotate"], value=0, step=1, label="Turn (°)", min_width=120),
+                                       gr.Slider(*LIMITS["scale"], value=1, step=0.05, label="Size", min_width=120),
+                                       gr.Slider(*LIMITS["dx"], value=0, step=1, label="Shift →", min_width=120),
+                                       gr.Slider(*LIMITS["dy"], value=0, step=1, label="Shift ↓", min_width=120),
+                                       gr.Slider(*LIMITS["thickness"], value=0, step=1, label="Thickness",
+                                                 min_width=120)]
                         neutral = gr.Button("Back to your drawing", size="sm", elem_id="inside-neutral")
                         inside_status = gr.Markdown(elem_id="inside-status")
-                        inside_images = [gr.Image(type="pil", format="png", interactive=False, buttons=[],
-                                                  label=caption(n), elem_id=f"inside-{n}",
-                                                  visible=not n.startswith("stage") or n in ("stage1", "stage2",
-                                                                                               "stage3"))
-                                         for n in PICTURE_NAMES]
+                        inside_captions, inside_images = [], []
+                        for n in PICTURE_NAMES:
+                            shown = not n.startswith("stage") or n in ("stage1", "stage2", "stage3")
+                            inside_captions.append(gr.Markdown(f"**{caption(n)}**", elem_id=f"inside-{n}-caption",
+                                                               elem_classes="inside-caption", visible=shown))
+                            inside_images.append(gr.Image(type="pil", format="png", interactive=False, buttons=[],
+                                                          show_label=False, container=False, elem_id=f"inside-{n}",
+                                                          visible=shown))
                     inside_open = gr.State(False)  # whether this page has the section open: only then it computes
                     inside_timer = gr.Timer(2.0, active=False)  # looks again while the neighbour index builds
         with gr.Tab("Upload"):
@@ -713,7 +760,7 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
 
     draw_outputs = [probs, network_view, hint, drawn]
     inside_inputs = [drawn, choice, inside_open, *sliders]
-    inside_outputs = [*inside_images, inside_status, inside_timer]
+    inside_outputs = [*inside_images, *inside_captions, inside_status, inside_timer]
     inside_args = dict(concurrency_limit=4, show_progress="hidden", api_visibility="private",
                        trigger_mode="always_last")
     sketch.change(read_sketch, [sketch, choice], draw_outputs, concurrency_limit=4, show_progress="hidden",

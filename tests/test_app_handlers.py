@@ -7,8 +7,18 @@ from PIL import Image, ImageDraw
 from drawing import draw, sketchpad_value
 
 
+def read_sketch(app_module, value, choice=None):
+    """app.read_sketch with the bars as {digit: probability} ({} when cleared)."""
+    label, seen, hint, pixels = app_module.read_sketch(value, choice)
+    return {c["label"]: c["confidence"] for c in (label.value or {}).get("confidences", [])}, seen, hint, pixels
+
+
+def greyed(app_module, value):
+    return "refused" in app_module.read_sketch(value)[0].elem_classes
+
+
 def test_drawn_digit_gets_ten_bars_and_the_28x28_view(app_module):
-    label, seen, hint, _ = app_module.read_sketch(sketchpad_value(draw(7)))
+    label, seen, hint, _ = read_sketch(app_module, sketchpad_value(draw(7)))
     assert set(label) == {str(d) for d in range(10)} and abs(sum(label.values()) - 1) < 1e-4
     assert max(label, key=label.get) == "7"
     assert seen.size == (224, 224) and "7" in hint
@@ -17,38 +27,43 @@ def test_drawn_digit_gets_ten_bars_and_the_28x28_view(app_module):
 def test_blank_canvas_shows_the_hint(app_module):
     for value in ({"background": None, "layers": [], "composite": None}, None,
                   sketchpad_value(draw(7, width=0, specks=[]).point(lambda v: 255))):  # drawn, then all erased
-        label, seen, hint, _ = app_module.read_sketch(value)
+        label, seen, hint, _ = read_sketch(app_module, value)
         assert label == {} and seen is None and hint == app_module.DRAW_HINT
-    label, seen, hint, _ = app_module.read_sketch(sketchpad_value(draw(7, box=(140, 140, 140, 140), width=20)))
+    label, seen, hint, _ = read_sketch(app_module, sketchpad_value(draw(7, box=(140, 140, 140, 140), width=20)))
     assert label == {} and seen is None and hint == "Nothing to read: only a dot. Draw the whole digit."
 
 
 def test_a_shape_that_is_no_digit_is_doubted_or_refused(app_module):
     triangle = Image.new("L", (280, 280), 255)
     ImageDraw.Draw(triangle).polygon([(140, 50), (230, 220), (50, 220)], outline=0, width=16)
-    label, _, hint, _ = app_module.read_sketch(sketchpad_value(triangle))
+    label, _, hint, _ = read_sketch(app_module, sketchpad_value(triangle))
     top = max(label.values())
     assert len(label) == 10 and top < app_module.UNSURE  # the bars show, and the words doubt it, or refuse it
     assert f"but only {100 * top:.0f}% sure: is it a digit?" in hint or hint.startswith("Not a digit")
-    _, _, hint, _ = app_module.read_sketch(sketchpad_value(draw(7)))
+    _, _, hint, _ = read_sketch(app_module, sketchpad_value(draw(7)))
     assert "sure" not in hint  # a clear digit reads without the doubt
 
 
 def test_several_digits_side_by_side_read_as_a_number_and_the_bars_show_the_largest(app_module):
     one = np.asarray(draw(1, size=(560, 280), box=(40, 80, 110, 200), width=12))
     seven = np.asarray(draw(7, size=(560, 280), box=(280, 30, 500, 250), width=20))
-    label, _, hint, pixels = app_module.read_sketch({"background": None, "layers": [],
+    label, _, hint, pixels = read_sketch(app_module, {"background": None, "layers": [],
                                                      "composite": np.minimum(one, seven)})
     assert max(label, key=label.get) == "7" and hint.startswith("Read as **17**") and "2 digits" in hint
+    assert "second from the left" in hint  # the bars: the larger digit
     assert pixels.shape == (28, 28)
 
 
 def test_two_digits_drawn_side_by_side_on_one_canvas_read_as_a_number(app_module):
     four = np.asarray(draw(4, box=(30, 70, 120, 210), width=14))
     two = np.asarray(draw(2, box=(160, 70, 250, 210), width=14))
-    _, _, hint, _ = app_module.read_sketch(sketchpad_value(Image.fromarray(np.minimum(four, two))))
-    assert hint.startswith("Read as **42**")
-    _, _, hint, _ = app_module.read_sketch(sketchpad_value(draw(4)))  # one digit: the plain reading, as before
+    _, _, hint, _ = read_sketch(app_module, sketchpad_value(Image.fromarray(np.minimum(four, two))))
+    assert hint.startswith("Read as **42**: 2 digits")
+    # four digits written close together, as on the page: each mark apart, but predict sees one wide drawing
+    drawn = [np.asarray(draw(d, box=(20 + 62 * i, 90, 66 + 62 * i, 190), width=14)) for i, d in enumerate((2, 0, 2, 4))]
+    _, _, hint, _ = read_sketch(app_module, sketchpad_value(Image.fromarray(np.minimum.reduce(drawn))))
+    assert hint.startswith("Read as **2024**")
+    _, _, hint, _ = read_sketch(app_module, sketchpad_value(draw(4)))  # one digit: the plain reading, as before
     assert hint == "Read as **4**."
 
 
@@ -56,13 +71,14 @@ def test_a_refused_drawing_keeps_its_bars(app_module):
     star = Image.new("L", (280, 280), 255)
     points = [(140 + 100 * np.sin(a), 140 - 100 * np.cos(a)) for a in np.arange(6) * 4 * np.pi / 5]
     ImageDraw.Draw(star).line(points, fill=0, width=12, joint="curve")
-    label, seen, hint, _ = app_module.read_sketch(sketchpad_value(star))
-    assert len(label) == 10 and seen is not None  # greyed by words, not hidden
-    assert hint.startswith("Not a digit") or "is it a digit?" in hint
+    label, seen, hint, _ = read_sketch(app_module, sketchpad_value(star))
+    assert len(label) == 10 and seen is not None  # greyed, not hidden
+    assert hint.startswith("Not a digit") and greyed(app_module, sketchpad_value(star))
+    assert not greyed(app_module, sketchpad_value(draw(7)))
 
 
 def test_the_inside_section_computes_only_when_open_and_empties_without_a_drawing(app_module):
-    _, _, _, pixels = app_module.read_sketch(sketchpad_value(draw(7)))
+    _, _, _, pixels = read_sketch(app_module, sketchpad_value(draw(7)))
     closed = app_module.inside_section(pixels, None, False)
     skip = type(gr.skip())
     assert all(isinstance(x, skip) for x in closed)
@@ -128,8 +144,8 @@ def test_two_pages_read_with_their_own_models_and_the_default_stays(app_module):
         drawing = sketchpad_value(draw(7))
         page_b, line_b, _ = app_module.choose_model("page-b.safetensors")
         page_a = None  # never chose: the server's default
-        label_a, _, _, _ = app_module.read_sketch(drawing, page_a)
-        label_b, _, _, _ = app_module.read_sketch(drawing, page_b)
+        label_a, _, _, _ = read_sketch(app_module, drawing, page_a)
+        label_b, _, _, _ = read_sketch(app_module, drawing, page_b)
         assert max(label_a, key=label_a.get) == "7" and label_a != label_b  # each page's own model read it
         assert "page-b.safetensors" in line_b.label and "page-b" not in app_module.model_line(page_a)
         assert models.default.path.name == "mnist_cnn.safetensors"  # nobody else's model changed
@@ -228,10 +244,10 @@ def test_messages_name_no_library(app_module, tmp_path):
 
 def test_small_and_fat_drawings_get_honest_words(app_module):
     small = sketchpad_value(draw(3, box=(120, 120, 160, 160), width=24))  # small, default-ish brush: a blob
-    _, _, hint, _ = app_module.read_sketch(small)
+    _, _, hint, _ = read_sketch(app_module, small)
     assert "only a dot" not in hint and ("thinner" in hint)
     fat = sketchpad_value(draw(3, box=(40, 30, 240, 250), width=64))
-    _, _, hint, _ = app_module.read_sketch(fat)
+    _, _, hint, _ = read_sketch(app_module, fat)
     assert "very thick" in hint and "thinner brush" in hint
-    _, _, hint, _ = app_module.read_sketch(sketchpad_value(draw(3)))
+    _, _, hint, _ = read_sketch(app_module, sketchpad_value(draw(3)))
     assert "thick" not in hint  # an ordinary drawing reads without the warning
