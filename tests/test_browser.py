@@ -269,7 +269,7 @@ def test_a_number_is_read_whole_and_a_doodle_is_refused(browser, server, size):
     phone = size[0] < 700
     page = open_page(browser, server, *size, phone=phone)
     try:
-        w, h, gap = (36, 80, 12) if phone else (48, 100, 16)
+        w, h, gap = (44, 90, 16) if phone else (56, 110, 22)  # wide digits, gaps wider than the brush
         left = -(4 * w + 3 * gap) / 2
         for i, digit in enumerate((2, 0, 2, 6)):
             draw_digit(page, digit, left + i * (w + gap), -h / 2, w, h)
