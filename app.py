@@ -631,6 +631,7 @@ CSS = """
 #hint p { margin: 0; min-height: 1.5em; }
 #probs h2 { margin-top: 0; margin-bottom: 4px; }
 #probs.refused { filter: grayscale(1); opacity: 0.55; }  /* "not a digit": the bars stay, greyed */
+#probs.refused h2 { visibility: hidden; }  /* and no digit is named above them */
 .inside-caption p { margin: 8px 0 2px 0; }
 @media (max-width: 640px) {
   .gradio-container { padding: 6px 8px !important; }
