@@ -293,8 +293,10 @@ PICTURES = ("input", "stage1", "hidden", "outputs", "why", "neighbours", "sweep"
 
 
 def picture_sources(page):
-    return {n: page.locator(f"#inside-{n} img").first.get_attribute("src")
-            if page.locator(f"#inside-{n} img").count() else None for n in PICTURES}
+    """Each picture's image address (None when it shows none), read in one go: a picture may go as it is read."""
+    return page.evaluate("""names => Object.fromEntries(names.map(n => {
+        const img = document.querySelector(`#inside-${n} img`); return [n, img ? img.getAttribute('src') : null]; }))""",
+                         list(PICTURES))
 
 
 @pytest.mark.parametrize("size", [(1280, 900), (375, 812)], ids=["desktop", "phone"])
