@@ -107,7 +107,7 @@ def read_sketch(sketch, choice=None):
     else:
         line = reading(prediction, sketch)
     refused = prediction.probs is not None and prediction.digit is None
-    return gr.Label(prediction.as_label(), elem_classes=["refused"] if refused else []), \
+    return gr.Label(prediction.as_label(), elem_classes=["refused"] if refused else [], show_heading=not refused), \
         enlarge(prediction.pixels) if prediction.pixels is not None else None, line, prediction.pixels
 
 
@@ -631,7 +631,6 @@ CSS = """
 #hint p { margin: 0; min-height: 1.5em; }
 #probs h2 { margin-top: 0; margin-bottom: 4px; }
 #probs.refused { filter: grayscale(1); opacity: 0.55; }  /* "not a digit": the bars stay, greyed */
-#probs.refused h2 { visibility: hidden; }  /* and no digit is named above them */
 .inside-caption p { margin: 8px 0 2px 0; }
 @media (max-width: 640px) {
   .gradio-container { padding: 6px 8px !important; }
