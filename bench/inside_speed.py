@@ -8,7 +8,6 @@ open or not) and Gradio's encoding of the pictures are shown apart, as is buildi
 import argparse
 import io
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from drawing import draw, sketchpad_value  # noqa: E402
+from machine import cpu_name  # noqa: E402  (bench/machine.py)
 from mnist_core.inside import activations, attribution  # noqa: E402
 from mnist_core.inside_pictures import section_pictures  # noqa: E402
 from mnist_core.inside_view import InsideView  # noqa: E402
@@ -27,16 +27,6 @@ from mnist_core.probe import SWEEP_ANGLES, Probe, rotation_sweep, transform  # n
 from mnist_core.reader import load_model, predict  # noqa: E402
 
 PARTS = ("probe", "network", "attribution", "neighbours", "sweep", "pictures")
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def one_stroke(model, index, x28, probe: Probe) -> tuple[dict[str, float], dict[str, float], InsideView]:

@@ -7,7 +7,6 @@ Settings are chosen with --split validation (train[-5000:]); the test split is f
 """
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from composed import compose  # noqa: E402
+from machine import cpu_name  # noqa: E402  (bench/machine.py)
 from mnist_core.data import read_split  # noqa: E402
 from mnist_core.numbers import read_number  # noqa: E402
 from mnist_core.reader import load_model, predict  # noqa: E402
@@ -30,16 +30,6 @@ def edit_distance(a: str, b: str) -> int:
         for j, cb in enumerate(b, start=1):
             prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
     return row[-1]
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run(model, images, labels, n: int, touching: bool, seed: int, show: int):
