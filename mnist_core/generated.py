@@ -18,9 +18,9 @@ CHUNK = 500  # images drawn and preprocessed per worker task
 SEED = 0  # the generated sets are fixed, like MNIST itself: every run (whatever its seed) shares one cache
 
 
-def _non_digit_chunk(args) -> np.ndarray:
+def _non_digit_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     seed, n = args
-    return synthetic.to_inputs(synthetic.non_digits(n, seed, "train"))[0]
+    return synthetic.to_inputs(synthetic.non_digits(n, seed, "train"))[0], np.zeros(0, np.int64)  # no labels
 
 
 def _printed_chunk(args) -> tuple[np.ndarray, np.ndarray]:
@@ -50,10 +50,7 @@ def _made(kind: str, count: int, seed: int, work, workers: int):
     else:  # spawned, not forked: a fork of a process running torch threads can hang
         with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=multiprocessing.get_context("spawn")) as pool:
             parts = list(pool.map(work, tasks))
-    if kind == "non-digits":
-        pixels, labels = np.concatenate(parts), np.zeros(0, np.int64)
-    else:
-        pixels, labels = np.concatenate([p for p, _ in parts]), np.concatenate([y for _, y in parts])
+    pixels, labels = np.concatenate([p for p, _ in parts]), np.concatenate([y for _, y in parts])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
