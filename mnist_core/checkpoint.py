@@ -14,11 +14,14 @@ from safetensors.torch import load_file, save_file
 from .config import TrainConfig
 from .model import DigitCNN, ModelConfig
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 OLD_FORMATS = {1: "format 1 held the older network with batch norm before pooling: retrain it"}
 # Format 2 predates the validation split, outlier exposure and calibration: such a model loads as trained,
 # with no held-out split, no outlier exposure, temperature 1 and no "not a digit" threshold.
-FORMAT_2_TRAINING = {"validation": 0, "outlier_weight": 0.0, "non_digits": 0, "drawn_digits": 0, "printed_digits": 0}
+# Format 3 predates the generated photos and scans (photo_digits): such a model trained on none.
+FORMAT_3_TRAINING = {"photo_digits": 0}
+FORMAT_2_TRAINING = {"validation": 0, "outlier_weight": 0.0, "non_digits": 0, "drawn_digits": 0, "printed_digits": 0,
+                     **FORMAT_3_TRAINING}
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist_cnn.safetensors"
 
 
@@ -92,8 +95,9 @@ def load_checkpoint(path=None, device=None) -> Checkpoint:
         raise CheckpointError(f"{path}: a safetensors file without mnist_core metadata")
     try:
         meta = json.loads(raw)
-        if meta.get("format_version") == 2:
-            meta["train_config"] = {**FORMAT_2_TRAINING, **meta["train_config"]}
+        old = {2: FORMAT_2_TRAINING, 3: FORMAT_3_TRAINING}.get(meta.get("format_version"))
+        if old is not None:
+            meta["train_config"] = {**old, **meta["train_config"]}
         elif meta.get("format_version") != FORMAT_VERSION:
             version = meta.get("format_version")
             why = f"; {OLD_FORMATS[version]}" if version in OLD_FORMATS else ""

@@ -17,6 +17,8 @@ class TrainConfig:
     non_digits: int = 2000  # generated hand-drawn-style non-digits for outlier exposure (mnist_core.generated)
     drawn_digits: int = 2000  # generated digits drawn with the same pen, added to the training digits
     printed_digits: int = 0  # generated printed digits (matplotlib's fonts) added to the training digits
+    photo_digits: int = 2000  # MNIST training digits (never held-out ones) photographed and scanned as
+    # mnist_core.realworld degrades them, and printed digits photographed, added to the training digits
     validation: int = 5000  # the last N training images, held out to evaluate, calibrate and choose settings
     # (0 only describes models from before the split; the engine holds out at least MIN_VALIDATION)
     seed: int = 0
@@ -39,7 +41,7 @@ class TrainConfig:
 MIN_VALIDATION = 1000
 BOUNDS = [  # (field, lowest, highest) accepted
     ("epochs", 1, 100), ("batch_size", 8, 4096), ("lr", 1e-6, 1.0), ("weight_decay", 0, 1),
-    ("label_smoothing", 0, 0.5), ("outlier_weight", 0, 10), ("non_digits", 0, 200_000), ("drawn_digits", 0, 200_000), ("printed_digits", 0, 200_000), ("validation", 0, 20_000), ("seed", 0, 2**31 - 1), ("eval_every", 1, 10**6), ("log_every", 1, 10**6),
+    ("label_smoothing", 0, 0.5), ("outlier_weight", 0, 10), ("non_digits", 0, 200_000), ("drawn_digits", 0, 200_000), ("printed_digits", 0, 200_000), ("photo_digits", 0, 200_000), ("validation", 0, 20_000), ("seed", 0, 2**31 - 1), ("eval_every", 1, 10**6), ("log_every", 1, 10**6),
     ("train_subset", 0, 10**7),
 ]
 

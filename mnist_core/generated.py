@@ -1,5 +1,6 @@
-"""Generated training data beside MNIST: hand-drawn-style non-digits for outlier exposure, and digits drawn
-with the same pen and printed from matplotlib's fonts (mnist_core.synthetic draws all three). Each image goes through the app's own
+"""Generated training data beside MNIST: hand-drawn-style non-digits for outlier exposure, digits drawn
+with the same pen and printed from matplotlib's fonts (mnist_core.synthetic draws all three), and MNIST training
+digits photographed and scanned as mnist_core.realworld degrades them. Each image goes through the app's own
 preprocessing, so the network trains on exactly what it will be shown; the results are cached on disk."""
 import hashlib
 import multiprocessing
@@ -10,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import synthetic
+from . import realworld, synthetic
 from .config import TrainConfig
-from .data import DEFAULT_CACHE, Split, normalize
+from .data import DEFAULT_CACHE, Split, normalize, read_split, resolve_data_dir
 
 CHUNK = 500  # images drawn and preprocessed per worker task
 SEED = 0  # the generated sets are fixed, like MNIST itself: every run (whatever its seed) shares one cache
@@ -37,14 +38,28 @@ def _drawn_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     return pixels, labels[kept]
 
 
-def _made(kind: str, count: int, seed: int, work, workers: int):
+def _photo_chunk(args) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST digits degraded by each of mnist_core.realworld's kinds in turn, and as many printed digits
+    (matplotlib's fonts, not the system fonts the real-world sets print from) photographed."""
+    seed, n, digits, labels = args
+    rng = np.random.default_rng(seed)
+    makers, fonts = list(realworld.MAKERS.values()), synthetic.training_fonts()
+    images = [makers[i % (len(makers) + 1)](digit, label, rng) if i % (len(makers) + 1) < len(makers)
+              else realworld.printed_photo(int(label), rng, fonts) for i, (digit, label) in enumerate(zip(digits, labels))]
+    pixels, kept = synthetic.to_inputs(images)
+    return pixels, labels[kept]
+
+
+def _made(kind: str, count: int, seed: int, work, workers: int, source=None):
     """`count` images of a kind, drawn in chunks (one seed per chunk, so the images do not depend on the number
-    of workers) by `workers` fresh processes, cached as an .npz."""
+    of workers) by `workers` fresh processes, cached as an .npz. `source`: arrays whose rows are handed out
+    with the chunks (the digits to degrade)."""
     path = DEFAULT_CACHE / f"{kind}-{count}-{seed}-{source_version()}.npz"
     if path.is_file():
         with np.load(path) as f:
             return f["pixels"], f["labels"]
-    tasks = [(seed * 100_003 + i, min(CHUNK, count - start)) for i, start in enumerate(range(0, count, CHUNK))]
+    tasks = [(seed * 100_003 + i, min(CHUNK, count - start), *(a[start : start + CHUNK] for a in source or ()))
+             for i, start in enumerate(range(0, count, CHUNK))]
     if workers <= 1 or len(tasks) == 1:
         parts = [work(t) for t in tasks]
     else:  # spawned, not forked: a fork of a process running torch threads can hang
@@ -67,7 +82,7 @@ def source_version() -> str:
     from . import preprocess
 
     digest = hashlib.sha1()
-    for module in (synthetic, preprocess):
+    for module in (synthetic, realworld, preprocess):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:10]
 
@@ -77,14 +92,27 @@ def as_inputs(pixels: np.ndarray) -> torch.Tensor:
     return normalize(torch.from_numpy(pixels).float()).unsqueeze(1)
 
 
-def training_extras(config: TrainConfig, workers: int = 1) -> tuple[Split | None, torch.Tensor | None]:
-    """(printed and drawn digits to train on, non-digits for outlier exposure) as the config asks; None for each it does
-    not. The same images for every run (SEED), so a run is repeatable and the cache is shared. workers > 1 draws them in that many processes
-    (for the command line; a server keeps to its own process)."""
+def photo_sources(config: TrainConfig, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
+    """The MNIST training digits to photograph: config.photo_digits picks (uint8 (n, 28, 28), labels), never
+    from the last config.validation images, which are held out."""
+    images, labels = read_split(resolve_data_dir(data_dir), "train")
+    usable = len(images) - config.validation
+    picks = np.random.default_rng(SEED).choice(usable, config.photo_digits, replace=config.photo_digits > usable)
+    return images[picks], labels[picks]
+
+
+def training_extras(config: TrainConfig, workers: int = 1, data_dir=None) -> tuple[Split | None, torch.Tensor | None]:
+    """(printed, drawn and photographed digits to train on, non-digits for outlier exposure) as the config asks;
+    None for each it does not. The same images for every run (SEED), so a run is repeatable and the cache is
+    shared. The photographed digits come from MNIST's training files (data_dir, else as mnist_core.data finds
+    them). workers > 1 draws them in that many processes (for the command line; a server keeps to its own process)."""
     extra = non_digits = None
     made = [_made(kind, count, SEED, work, workers) for kind, count, work in
             (("printed-digits", config.printed_digits, _printed_chunk), ("drawn-digits", config.drawn_digits, _drawn_chunk))
             if count]
+    if config.photo_digits:
+        made.append(_made(f"photo-digits-v{config.validation}", config.photo_digits, SEED, _photo_chunk, workers,
+                          photo_sources(config, data_dir)))
     if made:
         extra = Split(as_inputs(np.concatenate([p for p, _ in made])), torch.from_numpy(np.concatenate([y for _, y in made])))
     if config.non_digits and config.outlier_weight > 0:

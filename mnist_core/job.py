@@ -138,7 +138,7 @@ class TrainingJob:
             return to_events(self.remote(run.config.__dict__.copy()))
         train_set, test_set = self.data()
         run.state = State.GENERATING  # its own stage: minutes the first time on a small CPU, then read from a cache
-        extra, non_digits = training_extras(run.config)
+        extra, non_digits = training_extras(run.config, data_dir=self.data_dir)
         run.state = State.STARTING
         return train(run.config, train_set, test_set, device=pick_device(), stop=self._stop, extra=extra,
                      non_digits=non_digits)

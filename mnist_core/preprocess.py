@@ -590,9 +590,14 @@ def isolate_digit(ink: np.ndarray, threshold: float | None = None, noisy: bool =
             return None, "nothing to read: the image is blank"
     peak = float(ink.max())
     floor = 0.5 * threshold  # fainter than this is paper; between floor and threshold, anti-aliased edges
-    labels, n = ndimage.label(ink > floor, structure=np.ones((3, 3)))
-    if n == 0:
+    mask = ink > floor
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
         return None, "nothing to read: the image is blank"
+    area = ink.size
+    box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    ink, mask = ink[box], mask[box]  # the same marks inside the ink's box: fewer pixels to label on a canvas
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
     if n <= 16:  # a drawing: count each mark's pixels inside its own box, cheaper than a pass over the image
         slices = ndimage.find_objects(labels)
         mass = np.array([np.count_nonzero(labels[b] == i) for i, b in enumerate(slices, start=1)])
@@ -627,7 +632,7 @@ def isolate_digit(ink: np.ndarray, threshold: float | None = None, noisy: bool =
     wanted = np.zeros(n + 1, bool)
     wanted[ids[keep] + 1] = True
     if noisy and np.count_nonzero((ink[y0:y1, x0:x1] > threshold) & wanted[labels[y0:y1, x0:x1]]) < max(
-            MIN_INK_PIXELS, MIN_INK_SHARE * ink.size):
+            MIN_INK_PIXELS, MIN_INK_SHARE * area):
         return None, "nothing to read: only faint patches in the paper's grain"
     digit = np.clip((ink[y0:y1, x0:x1] - floor) / max(peak - floor, 1e-6), 0, 1) * wanted[labels[y0:y1, x0:x1]]
     if not digit.any():

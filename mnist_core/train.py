@@ -64,8 +64,8 @@ def main(argv=None):
 
     history = History()
     bar = None
-    extra, non_digits = training_extras(config, workers=os.cpu_count() or 1)
-    print(f"generated: {0 if extra is None else len(extra):,} printed and drawn digits, "
+    extra, non_digits = training_extras(config, workers=os.cpu_count() or 1, data_dir=args.data_dir)
+    print(f"generated: {0 if extra is None else len(extra):,} printed, drawn and photographed digits, "
           f"{0 if non_digits is None else len(non_digits):,} non-digits for outlier exposure")
     empty = torch.empty(0, 1, 28, 28)  # none asked for: not generated again by the engine
     for ev in train(config, train_set, test_set, model_config, device, precision=precision, extra=extra,
