@@ -58,7 +58,7 @@ def test_missing_and_incompatible_checkpoints(tmp_path):
         load_checkpoint(tmp_path / "future.safetensors")
     meta["format_version"] = 1
     save_file(weights, tmp_path / "v1.safetensors", metadata={"mnist_core": json.dumps(meta)})
-    with pytest.raises(CheckpointError, match="format version 1, this code reads 3; format 1 held the older network"):
+    with pytest.raises(CheckpointError, match=f"format version 1, this code reads {FORMAT_VERSION}; format 1 held the older network"):
         load_checkpoint(tmp_path / "v1.safetensors")
     good = json.loads(json.dumps({"format_version": FORMAT_VERSION, "model_config": CONFIG.__dict__, "train_config": TrainConfig().__dict__,
                                   "metrics": {}, "device": "CPU", "created": ""}))
@@ -98,3 +98,19 @@ def test_crash_mid_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
         save_checkpoint(path, make_model(1), TrainConfig(), {"test_acc": 0.6}, "CPU")
     assert path.read_bytes() == before and load_checkpoint(path).metrics == {"test_acc": 0.5}
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+def test_a_format_3_checkpoint_loads_as_trained_on_no_photographed_digits(tmp_path):
+    """Format 3 came before TrainConfig.photo_digits: such a model trained on none, and its file says nothing of it."""
+    weights = {k: v.contiguous() for k, v in make_model().state_dict().items()}
+    train = TrainConfig(photo_digits=500).__dict__.copy()
+    del train["photo_digits"]
+    meta = {"format_version": 3, "model_config": CONFIG.__dict__, "train_config": train, "metrics": {}, "device": "CPU",
+            "created": "", "calibration": {"temperature": 0.5, "threshold": 0.6}}
+    save_file(weights, tmp_path / "v3.safetensors", metadata={"mnist_core": json.dumps(meta)})
+    loaded = load_checkpoint(tmp_path / "v3.safetensors")
+    assert loaded.train_config.photo_digits == 0 and loaded.model.temperature == 0.5
+    meta["format_version"] = FORMAT_VERSION  # today's format must name the field
+    save_file(weights, tmp_path / "v4.safetensors", metadata={"mnist_core": json.dumps(meta)})
+    with pytest.raises(CheckpointError, match="missing \\['photo_digits'\\]"):
+        load_checkpoint(tmp_path / "v4.safetensors")
