@@ -10,7 +10,7 @@ def test_train_writes_a_checkpoint_that_records_its_settings_and_precision(mnist
     out = tmp_path / "tiny.safetensors"
     assert train_cli.main(["--data-dir", str(MNIST_DIR), "--train-subset", "512", "--batch-size", "64", "--eval-every", "4", "--channels", "8", "16",
                            "--drawn-digits", "0", "--non-digits", "0",
-                           "--precision", "float32", "--out", str(out)]) == 0
+                           "--photo-digits", "0", "--precision", "float32", "--out", str(out)]) == 0
     c = load_checkpoint(out)
     assert c.metrics["precision"] == "float32" and c.train_config.train_subset == 512
     assert c.model_config.channels == (8, 16) and out.with_suffix(".png").stat().st_size > 0

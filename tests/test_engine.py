@@ -10,7 +10,7 @@ from mnist_core.engine import train
 from mnist_core.model import ModelConfig
 
 # Small runs train on MNIST alone: no generated digits or non-digits (test_the_generated... covers them)
-NONE = dict(drawn_digits=0, non_digits=0)
+NONE = dict(drawn_digits=0, non_digits=0, photo_digits=0)
 SMALL = TrainConfig(epochs=2, batch_size=64, train_subset=2048, eval_every=16, log_every=4, seed=1, **NONE)
 
 
@@ -116,9 +116,20 @@ def test_the_generated_digits_join_the_training_set_and_the_non_digits_the_outli
     from mnist_core.generated import training_extras
 
     config = TrainConfig(epochs=1, batch_size=64, train_subset=640, eval_every=1000, log_every=5, drawn_digits=200,
-                         printed_digits=200, non_digits=200)
+                         printed_digits=200, photo_digits=70, non_digits=200)
     extra, non_digits = training_extras(config)
-    assert 390 <= len(extra) <= 400 and set(extra.labels.tolist()) == set(range(10))  # a few may preprocess blank
+    assert 460 <= len(extra) <= 470 and set(extra.labels.tolist()) == set(range(10))  # a few may preprocess blank
     assert 190 <= len(non_digits) <= 200 and extra.images.shape[1:] == non_digits.shape[1:] == (1, 28, 28)
     events = list(train(config, mnist[0], small_test(mnist)))
     assert events[-1].total_iterations == (640 + len(extra)) // 64  # the generated digits are trained on
+
+
+def test_the_photographed_digits_come_from_the_training_images_that_are_not_held_out(mnist):
+    from mnist_core.data import read_split, resolve_data_dir
+    from mnist_core.generated import photo_sources
+
+    config = TrainConfig(validation=20_000, photo_digits=3000)
+    sources, labels = photo_sources(config)
+    images, all_labels = read_split(resolve_data_dir(), "train")
+    trained = {image.tobytes(): label for image, label in zip(images[:-20_000], all_labels[:-20_000])}
+    assert len(sources) == 3000 and all(trained.get(image.tobytes()) == label for image, label in zip(sources, labels))

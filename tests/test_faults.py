@@ -20,7 +20,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.job import Start, State, TrainingJob
 from mnist_core.registry import ModelRegistry
 
-TINY = TrainConfig(epochs=1, batch_size=64, train_subset=1024, eval_every=8, log_every=2, drawn_digits=0, non_digits=0)
+TINY = TrainConfig(epochs=1, batch_size=64, train_subset=1024, eval_every=8, log_every=2, drawn_digits=0, photo_digits=0, non_digits=0)
 SHIPPED_SHA = hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
 
 
@@ -122,7 +122,7 @@ def test_stop_during_evaluation_ends_cleanly(tmp_path, monkeypatch):
         return real_evaluate(*args)
 
     monkeypatch.setattr(engine, "evaluate", slow_evaluate)
-    run = run_to_end(job, TrainConfig(epochs=1, batch_size=64, train_subset=2048, eval_every=4, log_every=2, drawn_digits=0,
+    run = run_to_end(job, TrainConfig(epochs=1, batch_size=64, train_subset=2048, eval_every=4, log_every=2, drawn_digits=0, photo_digits=0,
                                           non_digits=0))
     assert in_eval.is_set() and run.state is State.STOPPED and job.registry.active.path == active
     assert list(tmp_path.glob("*.safetensors")) == []
