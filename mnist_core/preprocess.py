@@ -598,7 +598,9 @@ def isolate_digit(ink: np.ndarray, threshold: float | None = None, noisy: bool =
     box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
     ink, mask = ink[box], mask[box]  # the same marks inside the ink's box: fewer pixels to label on a canvas
     labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
-    if n <= 16:  # a drawing: count each mark's pixels inside its own box, cheaper than a pass over the image
+    if n == 1:  # one stroke, or strokes that all touch: the box is the ink's
+        slices, mass, ids = [(slice(0, mask.shape[0]), slice(0, mask.shape[1]))], np.array([np.count_nonzero(mask)]), np.zeros(1, int)
+    elif n <= 16:  # a drawing: count each mark's pixels inside its own box, cheaper than a pass over the image
         slices = ndimage.find_objects(labels)
         mass = np.array([np.count_nonzero(labels[b] == i) for i, b in enumerate(slices, start=1)])
         ids = np.flatnonzero(mass >= MIN_PART * mass.max())
