@@ -1,12 +1,12 @@
 """What the open "inside the network" section computes per stroke, p50 and p95 per part and in all: the probe, the
 network's layers, the attribution maps (answer and runner-up), the nearest training digits, the rotation sweep
 and the pictures. The drawing's plain reading (preprocessing and predict, which runs whether the section is
-open or not) and Gradio's encoding of the pictures are shown apart, as is building the neighbour index.
+open or not) and Gradio's encoding of the pictures (its own encoder, as gr.Image calls it) are shown apart, as
+is building the neighbour index; STROKE is all three, what a stroke costs the server.
 
     MNIST_DIR=... python bench/inside_speed.py [--checkpoint PATH] [--threads N] [--repeats N]
 """
 import argparse
-import io
 import os
 import sys
 import time
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from gradio.processing_utils import encode_pil_to_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
@@ -79,7 +80,7 @@ def main():
 
     for i in range(5):  # warm-up
         one_stroke(model, index, readings[i].pixels, probes[i % len(probes)])
-    names = (*PARTS, "section", "reading", "encode webp", "encode png")
+    names = (*PARTS, "section", "reading", "encode png", "stroke")
     times, cpu_times = {name: [] for name in names}, {name: [] for name in names}
     for i in range(args.repeats):
         sketch = sketches[i % len(sketches)]
@@ -93,13 +94,13 @@ def main():
             cpu_times[name].append(cpu[name])
         times["section"].append(sum(ms.values()))
         cpu_times["section"].append(sum(cpu.values()))
-        if i % 5 == 0:  # what Gradio does next with each picture (gr.Image's default format is webp)
-            for kind in ("webp", "png"):
-                t, c = time.perf_counter(), time.process_time()
-                for picture in pictures.values():
-                    picture.save(io.BytesIO(), kind)
-                times[f"encode {kind}"].append((time.perf_counter() - t) * 1000)
-                cpu_times[f"encode {kind}"].append((time.process_time() - c) * 1000)
+        t, c = time.perf_counter(), time.process_time()  # what Gradio does next with each picture (format="png")
+        for picture in pictures.values():
+            encode_pil_to_bytes(picture, "png")
+        times["encode png"].append((time.perf_counter() - t) * 1000)
+        cpu_times["encode png"].append((time.process_time() - c) * 1000)
+        for figures in (times, cpu_times):  # the whole stroke: what the page waits for
+            figures["stroke"].append(figures["reading"][-1] + figures["section"][-1] + figures["encode png"][-1])
 
     load = os.getloadavg()
     print(f"{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} threads; "
@@ -109,13 +110,13 @@ def main():
     print(f"{args.repeats} strokes: {len(sketches)} drawings x {len(probes)} probe settings, ms per stroke")
     print(f"{'':>14} {'wall p50':>9} {'p95':>7} {'CPU p50':>8}")
     for name, label in [(n, n) for n in PARTS] + [("section", "SECTION total"), ("reading", "plain reading"),
-                                                    ("encode webp", "encode webp"), ("encode png", "encode png")]:
+                                                    ("encode png", "encode png"), ("stroke", "STROKE total")]:
         p50, p95 = np.percentile(times[name], [50, 95])
         print(f"{label:>14} {p50:9.1f} {p95:7.1f} {np.percentile(cpu_times[name], 50):8.1f}")
     for kind, figures in (("wall-clock", times), ("CPU", cpu_times)):
-        section = np.percentile(figures["section"], 50)
-        print(f"section {kind} p50 {section:.1f} ms: {'meets' if section <= 80 else 'MISSES'} the 80 ms target "
-              f"(the plain reading and Gradio's encoding not included)")
+        stroke = np.percentile(figures["stroke"], 50)
+        print(f"stroke {kind} p50 {stroke:.1f} ms: {'meets' if stroke <= 80 else 'MISSES'} the 80 ms target (the "
+              f"plain reading, the section and Gradio's PNG encoding of its pictures; not the page's own drawing)")
 
 
 if __name__ == "__main__":

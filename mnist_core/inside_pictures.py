@@ -232,9 +232,25 @@ def sweep_picture(angles: np.ndarray, probs: np.ndarray, current: float | None =
     return image
 
 
+def for_the_page(image: Image.Image, grey: bool) -> Image.Image:
+    """The picture made quick to send: one channel when it is all grey, and fast PNG compression (Pillow's
+    encoderinfo, which the page's encoder picks up). Each stroke sends every picture again, and PNG's default
+    compression took longer than drawing them."""
+    image = image.convert("L") if grey else image
+    image.encoderinfo = {"compress_level": 1}
+    return image
+
+
 def section_pictures(view) -> dict[str, Image.Image]:
     """Every picture of an InsideView (mnist_core.inside_view), by name: input, stage1..stageN, hidden,
     outputs, why, neighbours, sweep."""
+    pictures = drawn_pictures(view)
+    grey = {"input", "hidden", *(n for n in pictures if n.startswith("stage"))} | (
+        set() if view.nearest.message else {"neighbours"})
+    return {name: for_the_page(image, name in grey) for name, image in pictures.items()}
+
+
+def drawn_pictures(view) -> dict[str, Image.Image]:
     layers = view.layers
     pictures = {"input": input_picture(view.pixels)}
     pictures.update({f"stage{i + 1}": feature_maps_picture(i, maps) for i, maps in enumerate(layers.stages)})

@@ -8,7 +8,7 @@ from torch import nn
 @dataclass(frozen=True)
 class ModelConfig:
     channels: tuple[int, ...] = (16, 32, 64)  # output channels of each stage; every stage halves the resolution
-    convs_per_stage: int = 1  # convolutions per stage (the shipped model: channels (32, 64, 128), 1 per stage)
+    convs_per_stage: int = 1  # convolutions per stage (the shipped model: channels (48, 96, 192), 1 per stage)
     hidden: int = 128  # width of the fully connected layer
     dropout: float = 0.0  # before the last layer
     image_size: int = 28  # pixels per side of the input

@@ -2,10 +2,13 @@
 for another architecture, checked against oracles (the plain forward pass, reader.predict, scipy's affine
 transform and grey morphology, the training set itself)."""
 import copy
+import io
 
 import numpy as np
 import pytest
 import torch
+from gradio.processing_utils import encode_pil_to_bytes
+from PIL import Image
 from scipy import ndimage
 from scipy.stats import spearmanr
 
@@ -290,8 +293,17 @@ def test_section_pictures_for_any_architecture(which, request, drawings):
     assert len(stages) == len(model.config.channels)
     assert stage_caption(0, view.layers.stages[0])[0].endswith(f"{model.config.channels[0]}x14x14")
     assert set(pictures) == {"input", *stages, "hidden", "outputs", "why", "neighbours", "sweep"}
-    for picture in pictures.values():
-        assert picture.mode == "RGB" and picture.getpixel((0, 0)) == BACKGROUND  # neutral, for light and dark pages
+    for name, picture in pictures.items():
+        rgb = np.asarray(picture.convert("RGB"))
+        assert tuple(rgb[0, 0]) == BACKGROUND  # neutral, for light and dark pages
+        if picture.mode == "L":  # sent as one channel only when nothing in it had colour
+            assert name in ("input", "hidden", "neighbours", *stages)
+        else:
+            assert picture.mode == "RGB" and name in ("outputs", "why", "sweep", "neighbours")
+        # Gradio's own encoder (gr.Image, format="png") uses the fast compression the picture carries
+        assert encode_pil_to_bytes(picture, "png") != encode_pil_to_bytes(picture.copy(), "png")
+        assert Image.open(io.BytesIO(encode_pil_to_bytes(picture, "png"))).tobytes() == picture.tobytes()
+    assert all(pictures[name].mode == "L" for name in ("input", "hidden", *stages))
     if which == "shipped":
         assert view.nearest.labels.size == 8 and not view.nearest.message
     else:
