@@ -382,7 +382,7 @@ def training_status(choice=None) -> str:
 
 STAGES = {  # what a run does before its first event, in the order it does it
     State.LOADING: "1 of 3: loading the 70,000 MNIST digits",
-    State.GENERATING: "2 of 3: making printed digits and non-digit drawings to train on (slow only the first time)",
+    State.GENERATING: "2 of 3: making drawn, printed and photographed digits and non-digit drawings to train on (slow only the first time)",
     State.STARTING: "3 of 3: setting up the network and taking the first steps",
 }
 

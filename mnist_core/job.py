@@ -20,7 +20,7 @@ from .report import History
 
 class State(Enum):
     LOADING = "loading data"
-    GENERATING = "making training images"  # printed digits and non-digit drawings (mnist_core.generated)
+    GENERATING = "making training images"  # drawn, printed and photographed digits, non-digits (mnist_core.generated)
     STARTING = "starting"  # data ready; the first steps (and a warm-up step) are running
     TRAINING = "training"
     SAVING = "saving"
@@ -135,6 +135,8 @@ class TrainingJob:
         if self.remote:
             from .remote import to_events
 
+            run.state = State.GENERATING  # here, not in the GPU's paid time: the worker's engine reads the cache
+            training_extras(run.config, data_dir=self.data_dir)
             return to_events(self.remote(run.config.__dict__.copy()))
         train_set, test_set = self.data()
         run.state = State.GENERATING  # its own stage: minutes the first time on a small CPU, then read from a cache

@@ -167,3 +167,22 @@ def test_training_on_cuda_saves_a_model_that_reads_on_the_cpu(mnist, tmp_path):
     assert next(model.parameters()).device.type == "cpu"
     readings = predict(model, [sketchpad_value(draw(d)) for d in STROKES])
     assert sum(r.digit == d for d, r in zip(STROKES, readings)) >= len(STROKES) - 1
+
+
+def test_the_training_images_are_made_before_the_gpu_is_asked_for(tmp_path, monkeypatch):
+    """On ZeroGPU the visitor's GPU time is short: the generated images are made in the server first, so the
+    worker's engine only reads them from the cache."""
+    from mnist_core import generated
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(generated, "DEFAULT_CACHE", tmp_path / "cache" / "mnist_core")
+    config = TrainConfig(**{**SMALL.__dict__, "drawn_digits": 20, "non_digits": 20, "photo_digits": 14})
+    seen = []
+
+    def remote(plain_config):
+        seen.append(sorted(p.name.split("-")[0] for p in (tmp_path / "cache" / "mnist_core").glob("*.npz")))
+        raise RuntimeError("no GPU today")
+
+    job = TrainingJob(ModelRegistry(tmp_path / "models"), remote=remote)
+    job.start(config)
+    assert seen == [["drawn", "non", "photo"]] and job.run.state is State.FAILED
