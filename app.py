@@ -234,7 +234,7 @@ def inside_section(pixels, choice, is_open, rotate=0.0, scale=1.0, dx=0.0, dy=0.
     if not is_open:
         return [gr.skip()] * (2 * len(PICTURE_NAMES) + 2)
     if pixels is None:
-        return [gr.Image(value=None) for _ in PICTURE_NAMES] + [gr.skip() for _ in PICTURE_NAMES] + \
+        return [gr.update(value=None) for _ in PICTURE_NAMES] + [gr.skip() for _ in PICTURE_NAMES] + \
             ["Draw a digit to see inside the network.", gr.Timer(active=False)]
     model = page_model(choice).model
     index = index_when_ready(model)
@@ -244,8 +244,10 @@ def inside_section(pixels, choice, is_open, rotate=0.0, scale=1.0, dx=0.0, dy=0.
     if not probe.neutral:
         status = (status + "\n\n" if status else "") + ("The sliders change the drawing: this is not the reading "
                                                         "above. Back to your drawing gives it again.")
-    images = [gr.Image(value=pictures.get(n), visible=n in pictures) for n in PICTURE_NAMES]
-    images += [gr.Markdown(visible=n in pictures) for n in PICTURE_NAMES]
+    # gr.update, not gr.Image(value=...): a component built with a value encodes it at once in Gradio's default
+    # format (WebP, about 100 ms for the section), which is then thrown away and encoded again as PNG
+    images = [gr.update(value=pictures.get(n), visible=n in pictures) for n in PICTURE_NAMES]
+    images += [gr.update(visible=n in pictures) for n in PICTURE_NAMES]
     return images + [status, gr.Timer(active=index is None)]
 
 

@@ -5,6 +5,7 @@ preprocessing, so the network trains on exactly what it will be shown; the resul
 import hashlib
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -77,12 +78,12 @@ def _made(kind: str, count: int, seed: int, work, workers: int, source=None):
 
 
 def source_version() -> str:
-    """A fingerprint of the code that makes the images (the drawing and the preprocessing): a cache made by
-    other code is not reused."""
+    """A fingerprint of the code that makes the images (this module's choices, the drawing, the degradations and
+    the preprocessing): a cache made by other code is not reused."""
     from . import preprocess
 
     digest = hashlib.sha1()
-    for module in (synthetic, realworld, preprocess):
+    for module in (sys.modules[__name__], synthetic, realworld, preprocess):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:10]
 
@@ -94,7 +95,8 @@ def as_inputs(pixels: np.ndarray) -> torch.Tensor:
 
 def photo_sources(config: TrainConfig, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
     """The MNIST training digits to photograph: config.photo_digits picks (uint8 (n, 28, 28), labels), never
-    from the last config.validation images, which are held out."""
+    from the last config.validation images, which are held out. Like the other generated sets, a fixed set
+    whatever config.train_subset is."""
     images, labels = read_split(resolve_data_dir(data_dir), "train")
     usable = len(images) - config.validation
     picks = np.random.default_rng(SEED).choice(usable, config.photo_digits, replace=config.photo_digits > usable)

@@ -77,23 +77,29 @@ def test_a_refused_drawing_keeps_its_bars(app_module):
     assert not greyed(app_module, sketchpad_value(draw(7)))
 
 
-def test_the_inside_section_computes_only_when_open_and_empties_without_a_drawing(app_module):
+def test_the_inside_section_computes_only_when_open_and_empties_without_a_drawing(app_module, monkeypatch):
+    from gradio import processing_utils
+
+    encoded = []  # the handler hands pictures over; Gradio encodes them once, as the block's PNG, afterwards
+    real = processing_utils.encode_pil_to_bytes
+    monkeypatch.setattr(processing_utils, "encode_pil_to_bytes", lambda *a, **k: encoded.append(a[1:]) or real(*a, **k))
     _, _, _, pixels = read_sketch(app_module, sketchpad_value(draw(7)))
     closed = app_module.inside_section(pixels, None, False)
     skip = type(gr.skip())
     assert all(isinstance(x, skip) for x in closed)
     opened = app_module.inside_section(pixels, None, True)
     images = dict(zip(app_module.PICTURE_NAMES, opened))
-    assert all(images[n].value is not None for n in ("input", "stage1", "hidden", "outputs", "why", "neighbours",
-                                                     "sweep"))
+    assert all(images[n]["value"] is not None for n in ("input", "stage1", "hidden", "outputs", "why", "neighbours",
+                                                        "sweep"))
     stages = len(app_module.MODELS.default.model.config.channels)
-    assert [images[f"stage{i + 1}"].visible for i in range(app_module.MAX_STAGES)] == \
+    assert [images[f"stage{i + 1}"]["visible"] for i in range(app_module.MAX_STAGES)] == \
         [i < stages for i in range(app_module.MAX_STAGES)]  # from the model's config
     turned = app_module.inside_section(pixels, None, True, rotate=30)
     assert "not the reading above" in turned[-2]
-    assert np.asarray(turned[0].value).tolist() != np.asarray(images["input"].value).tolist()
+    assert np.asarray(turned[0]["value"]).tolist() != np.asarray(images["input"]["value"]).tolist()
     cleared = app_module.inside_section(None, None, True)
-    assert all(c.value is None for c in cleared[:len(app_module.PICTURE_NAMES)])
+    assert all(c["value"] is None for c in cleared[:len(app_module.PICTURE_NAMES)])
+    assert encoded == []  # nothing encoded in the handler (a gr.Image built with a value would encode WebP)
 
 
 def test_a_list_of_uploads(app_module, tmp_path):

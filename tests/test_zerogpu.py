@@ -169,6 +169,7 @@ def test_training_on_cuda_saves_a_model_that_reads_on_the_cpu(mnist, tmp_path):
     assert sum(r.digit == d for d, r in zip(STROKES, readings)) >= len(STROKES) - 1
 
 
+@needs_mnist  # the photographed digits come from MNIST's training files
 def test_the_training_images_are_made_before_the_gpu_is_asked_for(tmp_path, monkeypatch):
     """On ZeroGPU the visitor's GPU time is short: the generated images are made in the server first, so the
     worker's engine only reads them from the cache."""
