@@ -76,16 +76,14 @@ def test_a_line_crossing_the_image(model, digit):
 
 
 @needs_mnist
-@pytest.mark.parametrize("kind", ["frame", "lowres"])
-def test_mnist_test_digits_in_tight_and_upscaled_scans(model, kind):
-    """MNIST test digits as frame-filling cells and as 12-16 px scans upscaled: at most 1 of 30 read as another
-    digit. The shipped model refuses some of these as "not a digit" (3 of 30 here; see the README's real-world
-    table): at most 4."""
-    images, labels = realworld.build(kind, MNIST_DIR, 30)
+@pytest.mark.parametrize("kind", realworld.KINDS)
+def test_each_kind_of_photo_and_scan_is_read_95_percent_right(model, kind):
+    """The first 60 images of each of bench/realworld.py's sets (MNIST test digits and system fonts, never trained
+    on): at most 3 wrong, misread or not read (the shipped model: 0 to 2; the README's table has 400 of each)."""
+    images, labels = realworld.build(kind, MNIST_DIR, 60)
     digits = [p.digit for p in predict(model, images)]
-    misread = [(int(y), d) for y, d in zip(labels, digits) if d is not None and d != y]
-    refused = [int(y) for y, d in zip(labels, digits) if d is None]
-    assert len(misread) <= 1 and len(refused) <= 4, (misread, refused)
+    wrong = [(int(y), d) for y, d in zip(labels, digits) if d != y]
+    assert len(wrong) <= 3, wrong
 
 
 @pytest.mark.parametrize("seed", range(3))
