@@ -206,14 +206,18 @@ def trim(x0: int, y0: int, mask: np.ndarray) -> Part:
 
 
 def crop(ink: np.ndarray, part: Part) -> np.ndarray:
-    """The part's ink (soft values kept, other marks inside its box removed) on black paper with a margin:
-    white ink on black, 0..1, the form predict reads like any other image."""
+    """The part's ink (soft values kept, other marks inside its box removed) on black paper, centred in a square
+    with a margin: white ink on black, 0..1, the form predict reads like any other image. Square, so paper is
+    most of it: a fat 1 cropped to its box is mostly ink, and preprocessing would take the ink for paper."""
     grown = ndimage.binary_dilation(np.pad(part.mask, 1))  # the anti-aliased fringe just outside the mask
     y0, x0 = part.y0 - 1, part.x0 - 1
     window = np.zeros(grown.shape, np.float32)
     ys, xs = slice(max(y0, 0), min(part.y1 + 1, ink.shape[0])), slice(max(x0, 0), min(part.x1 + 1, ink.shape[1]))
     window[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0] = ink[ys, xs]
-    return np.pad(window * grown, MARGIN)
+    h, w = window.shape
+    side = max(h, w)
+    top, left = (side - h) // 2, (side - w) // 2
+    return np.pad(window * grown, ((MARGIN + top, MARGIN + side - h - top), (MARGIN + left, MARGIN + side - w - left)))
 
 
 def assemble(readings: list[Prediction], boxes: list[tuple[int, int, int, int]]) -> Number:

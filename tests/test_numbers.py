@@ -15,6 +15,7 @@ NUMBER_STROKES = {  # digits drawing.py lacks, and the two-stroke 4 and 5 people
     **STROKES,
     6: [[(0.75, 0.0), (0.35, 0.25), (0.12, 0.65), (0.3, 0.97), (0.7, 0.97), (0.85, 0.72), (0.6, 0.5), (0.3, 0.55), (0.15, 0.7)]],
     "4 in two strokes": [[(0.3, 0.0), (0.1, 0.62), (0.95, 0.62)], [(0.7, 0.25), (0.7, 1.0)]],
+    "plain 1": [[(0.5, 0.0), (0.5, 1.0)]],  # a bare stem, no flag
     "5 in two strokes": [[(0.3, 0.0), (0.9, 0.0)],  # the bar drawn apart from the body
                          [(0.25, 0.16), (0.2, 0.5), (0.6, 0.42), (0.88, 0.6), (0.85, 0.85), (0.5, 1.0), (0.1, 0.9)]],
 }
@@ -139,3 +140,11 @@ def test_a_mark_refused_as_not_a_digit_shows_as_a_question_mark():
                       [(0, 0, 5, 5), (6, 0, 9, 5), (10, 0, 11, 1), (12, 0, 15, 5)])
     assert number.text == "7?7" and number.boxes == [(0, 0, 5, 5), (6, 0, 9, 5), (12, 0, 15, 5)]
     assert "not digits" in number.message and "left out" in number.message
+
+
+@pytest.mark.parametrize("width", [14, 30])
+def test_a_fat_plain_1_in_a_number_is_a_1(model, width):
+    """A bare stem drawn with a wide pen is mostly ink inside its own box: cropped to that box, preprocessing took
+    the ink for paper and read the outline as 0 ("147" read as "047", found by trying the app)."""
+    assert read_number(model, draw_number(["plain 1", 4, 7], width=width)).text == "147"
+    assert read_number(model, draw_number([7, "plain 1", "plain 1"], width=width)).text == "711"
