@@ -44,22 +44,23 @@ def _photo_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     (matplotlib's fonts, not the system fonts the real-world sets print from) photographed."""
     seed, n, digits, labels = args
     rng = np.random.default_rng(seed)
-    makers, fonts = list(realworld.MAKERS.values()), synthetic.training_fonts()
-    images = [makers[i % (len(makers) + 1)](digit, label, rng) if i % (len(makers) + 1) < len(makers)
-              else realworld.printed_photo(int(label), rng, fonts) for i, (digit, label) in enumerate(zip(digits, labels))]
+    fonts = synthetic.training_fonts()
+    kinds = [*realworld.MAKERS.values(), lambda digit, label, rng: realworld.printed_photo(int(label), rng, fonts)]
+    images = [kinds[i % len(kinds)](digit, label, rng) for i, (digit, label) in enumerate(zip(digits, labels))]
     pixels, kept = synthetic.to_inputs(images)
     return pixels, labels[kept]
 
 
 def _made(kind: str, count: int, seed: int, work, workers: int, source=None):
     """`count` images of a kind, drawn in chunks (one seed per chunk, so the images do not depend on the number
-    of workers) by `workers` fresh processes, cached as an .npz. `source`: arrays whose rows are handed out
-    with the chunks (the digits to degrade)."""
+    of workers) by `workers` fresh processes, cached as an .npz. `source`: a function giving arrays whose rows
+    are handed out with the chunks (the digits to degrade), called only when the cache lacks the set."""
     path = DEFAULT_CACHE / f"{kind}-{count}-{seed}-{source_version()}.npz"
     if path.is_file():
         with np.load(path) as f:
             return f["pixels"], f["labels"]
-    tasks = [(seed * 100_003 + i, min(CHUNK, count - start), *(a[start : start + CHUNK] for a in source or ()))
+    rows = source() if source else ()
+    tasks = [(seed * 100_003 + i, min(CHUNK, count - start), *(a[start : start + CHUNK] for a in rows))
              for i, start in enumerate(range(0, count, CHUNK))]
     if workers <= 1 or len(tasks) == 1:
         parts = [work(t) for t in tasks]
@@ -114,7 +115,7 @@ def training_extras(config: TrainConfig, workers: int = 1, data_dir=None) -> tup
             if count]
     if config.photo_digits:
         made.append(_made(f"photo-digits-v{config.validation}", config.photo_digits, SEED, _photo_chunk, workers,
-                          photo_sources(config, data_dir)))
+                          lambda: photo_sources(config, data_dir)))  # MNIST's files read only on a cache miss
     if made:
         extra = Split(as_inputs(np.concatenate([p for p, _ in made])), torch.from_numpy(np.concatenate([y for _, y in made])))
     if config.non_digits and config.outlier_weight > 0:
