@@ -13,7 +13,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from drawing import draw, sketchpad_value  # noqa: E402
-from mnist_core.reader import load_model, predict  # noqa: E402
+from machine import cpu_name  # noqa: E402  (bench/machine.py)
+from mnist_core.data import normalize  # noqa: E402
+from mnist_core.reader import load_model, predict, read  # noqa: E402
 
 
 def main():
@@ -33,9 +35,20 @@ def main():
         predict(model, sketches[i % len(sketches)])
         times.append(time.perf_counter() - t0)
     p50, p95 = np.percentile(np.array(times) * 1000, [50, 95])
-    print(f"CPU, {args.threads} threads, torch {torch.__version__}")
+    print(f"{cpu_name()}, {args.threads} threads, torch {torch.__version__}")
     print(f"one 280x280 Sketchpad drawing, preprocessing included: p50 {p50:.2f} ms, p95 {p95:.2f} ms "
           f"({args.repeats} calls)")
+    parts = {"preprocessing alone (reader.read)": [], "network alone, one 28x28": []}
+    with torch.inference_mode():
+        for i in range(args.repeats):  # the same drawings, each part timed by itself
+            t0 = time.perf_counter()
+            pixels = read(sketches[i % len(sketches)]).pixels
+            t1 = time.perf_counter()
+            model(normalize(torch.from_numpy(pixels)[None, None]).contiguous(memory_format=torch.channels_last))
+            parts["preprocessing alone (reader.read)"].append(t1 - t0)
+            parts["network alone, one 28x28"].append(time.perf_counter() - t1)
+    for name, ts in parts.items():
+        print(f"  of which {name}: p50 {np.percentile(np.array(ts) * 1000, 50):.2f} ms")
     for batch in (16, 128):
         images = [sketches[i % len(sketches)] for i in range(batch)]
         t0 = time.perf_counter()
