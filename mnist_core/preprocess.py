@@ -22,6 +22,8 @@ STROKE_MIN, STROKE_MAX = 2.2, 4.5  # stroke widths (pixels of the 20x20 box) out
 STROKE_THIN_TO = 2.6  # what too-thin strokes are thickened to: a typical MNIST stroke
 INK_MIN = 0.05  # in the evened-out digit, fainter than this is background
 MIN_INK_PIXELS, MIN_INK_SHARE = 30, 0.002  # on noisy paper a digit has this many pixels of ink, and this share
+NATIVE = 64  # an image enlarged by repeating pixels is read at its own pixels when it has at most this many a side
+FLAT_PAPER = 0.15  # one exact colour over this share of the image (and half its border) is flat paper
 MIN_PART = 0.02  # marks with fewer pixels than this share of the largest mark's are specks or noise
 
 
@@ -166,6 +168,24 @@ def shrink(a: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
     return a[:h, :w].reshape(h // fy, fy, w // fx, fx, a.shape[2]).mean(axis=(1, 3))
 
 
+def smooth_pixels(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """A low-resolution image (at most NATIVE pixels a side) enlarged by repeating each pixel k x k times
+    (nearest neighbour), enlarged again from its own pixels, smoothly (bicubic), to the same size: the
+    blocks' staircase edges are not the strokes' edges."""
+    h, w = colour.shape[:2]
+    for k in range(min(h, w) // 4, max(1, -(-max(h, w) // NATIVE) - 1), -1):  # the largest blocks first
+        if h % k or w % k:
+            continue
+        if not np.array_equal(colour[k - 1 :: k, k - 1 :: k], colour[::k, ::k]):  # one pixel pair per block first
+            continue
+        blocks = colour.reshape(h // k, k, w // k, k, -1)
+        if (blocks == blocks[:, :1, :, :1]).all() and (alpha is None or (alpha.reshape(h // k, k, w // k, k) == alpha[::k, None, ::k, None]).all()):
+            channels = [resize(colour[::k, ::k, c], k, Image.Resampling.BICUBIC) for c in range(colour.shape[2])]
+            alpha = None if alpha is None else np.clip(resize(alpha[::k, ::k], k, Image.Resampling.BICUBIC), 0, 1)
+            return np.clip(np.stack(channels, axis=2), 0, 1), alpha
+    return colour, alpha
+
+
 def border(a: np.ndarray) -> np.ndarray:
     """The pixels of a frame 1/40 of the image wide (at least one pixel), as rows."""
     k = max(1, min(a.shape[:2]) // 40)
@@ -183,8 +203,8 @@ def ink_and_noise(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndar
     """(ink 0..1, the paper's noise as a standard deviation in the same units).
 
     A transparent background makes the alpha channel the ink. A clean canvas (a border of one colour
-    that is also the colour of most of the image) is paper of that colour, and a pixel's ink is its
-    largest channel difference from it. Anything else is read as a photo or scan: black corners left by
+    that is also the colour of most of the image), or flat paper that the digit reaches the edges of
+    (see flat_paper), is paper of that colour, and a pixel's ink is its largest channel difference from it. Anything else is read as a photo or scan: black corners left by
     rotating it are set aside, the polarity and the paper's lighting are found from the whole image
     (a digit may touch or cross the edges), and the ink is the gray level's distance from the paper.
     The noise is measured on the paper's side of that distance, where strokes never are; a noisy image
@@ -195,6 +215,9 @@ def ink_and_noise(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndar
     frame = border(colour)
     if (frame == frame[0]).all() and is_majority(colour, frame[0]):  # a clean canvas: skip the statistics
         return difference(colour, frame[0]), 0.0
+    paper = flat_paper(colour, frame)
+    if paper is not None:
+        return difference(colour, paper), 0.0
     channels = colour.shape[2]
     gray = colour[:, :, 0].copy() if channels == 1 else colour @ np.full(channels, 1 / channels, np.float32)
     outside = rotation_corners(gray)
@@ -222,11 +245,30 @@ def paper_noise(signed: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(below)))) if below.size else 0.0
 
 
-def is_majority(colour: np.ndarray, paper: np.ndarray) -> bool:
-    """Whether most of a sample of the image's pixels (a grid of about 1,000) are exactly `paper`."""
+def is_majority(colour: np.ndarray, paper: np.ndarray, share: float = 0.5) -> bool:
+    """Whether over `share` of a sample of the image's pixels (a grid of about 1,000) are exactly `paper`."""
     step = max(1, int(np.sqrt(colour.shape[0] * colour.shape[1] / 1000)))
     sample = colour[step // 2 :: step, step // 2 :: step].reshape(-1, colour.shape[2])
-    return 2 * int(np.count_nonzero((sample == paper).all(axis=1))) > len(sample)
+    return int(np.count_nonzero((sample == paper).all(axis=1))) > share * len(sample)
+
+
+def flat_paper(colour: np.ndarray, frame: np.ndarray) -> np.ndarray | None:
+    """The paper's colour when the image is drawn or scanned on flat paper that the digit reaches the edges
+    of (a tight crop of a drawing, a scan whose paper is pure white), or None for a photo.
+
+    Flat paper is one exact colour that is over half of the border and FLAT_PAPER of the whole image: a
+    camera's noise and lighting leave no colour that common, while a digit crossing the edges covers only
+    part of the border and, however bold, leaves that much paper.
+    """
+    gray = frame.sum(axis=1)
+    values, counts = np.unique(gray, return_counts=True)
+    top = int(np.argmax(counts))
+    if 2 * counts[top] <= len(gray):
+        return None
+    paper = frame[int(np.flatnonzero(gray == values[top])[0])]
+    if 2 * int(np.count_nonzero((frame == paper).all(axis=1))) <= len(frame):  # the same gray, other colours
+        return None
+    return paper if is_majority(colour, paper, FLAT_PAPER) else None
 
 
 def difference(colour: np.ndarray, paper: np.ndarray) -> np.ndarray:
@@ -302,8 +344,12 @@ def ink_is_dark(gray: np.ndarray, outside: np.ndarray | None = None) -> bool:
 
 def lighting(gray: np.ndarray, dark_ink: bool, outside: np.ndarray | None = None, degree: int = 3) -> np.ndarray:
     """The paper's brightness at each pixel: a smooth surface (a polynomial of `degree` in x and y) fitted
-    to the paper alone. Strokes never become paper, whatever their width: a polynomial cannot follow them,
-    and pixels much darker than the fit (lighter for light ink) are left out of the next fit, in turn.
+    to the paper alone. Pixels much darker than the fit (lighter for light ink) are left out of the next
+    fit, in turn. A cubic can still bend down into a stroke that is a good part of the image (a bold digit
+    filling a low-resolution scan), so a plane and a flat level are fitted too, and the surface kept is
+    the one the paper rises least above: paper is never much brighter than its own lighting, while a
+    surface that sank into the ink leaves the paper around it far above, and one too stiff for a real
+    gradient leaves the bright side's paper above it.
 
     The fit works on box averages of about 64x64 (averaging, so sensor noise does not bias it); pixels
     `outside` the paper (rotation corners) are not used.
@@ -325,7 +371,7 @@ def lighting(gray: np.ndarray, dark_ink: bool, outside: np.ndarray | None = None
         coef = np.zeros(len(powers))
         coef[0] = np.median(z[valid]) if valid.any() else np.median(z)
     else:
-        coef = paper_surface(design[valid], z[valid])
+        coef = best_surface(design[valid], z[valid], powers)
     if not dark_ink:
         coef = -coef
     by = np.stack([coef_row(coef, powers, i) for i in range(degree + 1)], axis=1)  # sum_j c_ij y^j, per power of x
@@ -334,12 +380,27 @@ def lighting(gray: np.ndarray, dark_ink: bool, outside: np.ndarray | None = None
     return (py.astype(np.float32) @ px.astype(np.float32)).astype(np.float32)
 
 
+def best_surface(design: np.ndarray, z: np.ndarray, powers: list) -> np.ndarray:
+    """The coefficients (over all `powers`) of the cubic, plane or level through the paper among samples z
+    that the paper rises least above (root mean square of the samples above it)."""
+    best, best_rise = None, np.inf
+    for degree in sorted({max(i + j for i, j in powers), 1, 0}, reverse=True):
+        columns = [k for k, (i, j) in enumerate(powers) if i + j <= degree]
+        coef = np.zeros(len(powers))
+        coef[columns] = paper_surface(design[:, columns], z)
+        rise = float(np.mean(np.square(np.maximum(z - design @ coef, 0))))
+        if rise < best_rise:
+            best, best_rise = coef, rise
+    return best
+
+
 def paper_surface(design: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Coefficients of the surface through the paper among samples z (ink below the paper, any amount).
 
     First an asymmetric least-squares fit (samples above the surface weigh 19 times those below) finds
     the paper's upper envelope even when ink covers most samples; then plain least squares on the
-    samples not much below it, repeated as they change, centres it on the paper's noise.
+    samples not much below it, repeated as they change, centres it on the paper's noise. The noise's
+    spread is measured above the surface, where ink never is: soft stroke edges below it do not widen it.
     """
     weights = np.full(len(z), 0.5)
     for _ in range(10):
@@ -348,7 +409,8 @@ def paper_surface(design: np.ndarray, z: np.ndarray) -> np.ndarray:
         weights = np.where(residual > 0, 0.95, 0.05)
     paper = residual > -1e-3
     for _ in range(6):
-        spread = 1.4826 * np.median(np.abs(residual[paper]))
+        above = residual[residual > 0]  # only the paper's noise lies above it; ink is below, however much
+        spread = 1.4826 * float(np.median(above)) if above.size else 0.0
         now = residual > -max(3 * spread, 0.004)  # much darker than the paper: ink
         if now.sum() < design.shape[1] or (now == paper).all():
             break
@@ -648,13 +710,17 @@ def bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
 
 
 def to_working_size(ink: np.ndarray, side: int = WORK) -> np.ndarray:
-    """Shrink the cropped digit so its longer side is at most `side`, then scale its typical stroke to 1.
+    """Bring the cropped digit to a longer side of at most `side` (shrunk); one under half of it is enlarged
+    to `side` (a digit a few pixels tall, as in a low-resolution scan, has too few pixels to measure its
+    strokes by). Then scale its typical stroke to 1.
 
     Renormalizing by the strokes' brightness (not the brightest pixel, which is often where strokes
     cross) keeps hair-thin strokes, which shrinking turns faint, as bright as thick ones.
     """
     if max(ink.shape) > side:
         ink = resize(ink, side / max(ink.shape), Image.Resampling.BOX)  # area averaging: cheap, no ringing
+    elif max(ink.shape) < side // 2:
+        ink = resize(ink, side / max(ink.shape), Image.Resampling.BICUBIC)
     strokes = ink[ink > 0.1 * ink.max()]
     if strokes.size == 0:  # no ink left (NaN-free callers never get here): fit_box says so
         return ink
@@ -744,6 +810,7 @@ def preprocess(image) -> Digit:
     colour, alpha = to_array(image)
     if colour.size == 0:
         return Digit(None, "nothing to read: the canvas is empty")
+    colour, alpha = smooth_pixels(colour, alpha)
     ink, noise = ink_and_noise(colour, alpha)
     threshold = contrast_threshold(ink, noise)
     if threshold is None:
