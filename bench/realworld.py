@@ -2,6 +2,8 @@
 
     python bench/realworld.py [--checkpoint PATH] [--n 400] [--kinds frame,faint,...] [--save DIR]
 
+The real scans (scan8, scan32, scan64, scan64c) are always read in full (1,797 digits each), whatever --n.
+
 For each kind: the share of images that predict() reads as the right digit ("nothing to read" counts as
 wrong), and the share a plain resize gets through the same model (the whole image to gray, inverted
 when the paper is light so that the ink is bright, resized to 28x28, normalized). --save writes each
@@ -19,29 +21,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from mnist_core.data import normalize  # noqa: E402
 from mnist_core.reader import load_model, predict  # noqa: E402
-from mnist_core.realworld import KINDS, build  # noqa: E402
-
-
-def plain_resize(image: np.ndarray, stretch: bool = False) -> np.ndarray:
-    """The whole image to gray 0..1, ink made bright (inverted when the median pixel is light), 28x28;
-    with stretch, also its darkest pixel made 0 and its brightest 1 (a common demo's extra step)."""
-    gray = image.astype(np.float32) / 255
-    if gray.ndim == 3:
-        gray = gray.mean(axis=2)
-    if np.median(gray) > 0.5:
-        gray = 1 - gray
-    small = np.asarray(Image.fromarray(gray, "F").resize((28, 28), Image.Resampling.BILINEAR))
-    if stretch:
-        small = (small - small.min()) / max(float(small.max() - small.min()), 1e-6)
-    return small
-
-
-@torch.inference_mode()
-def baseline_accuracy(model, images, labels, stretch: bool = False) -> float:
-    x = normalize(torch.from_numpy(np.stack([plain_resize(im, stretch) for im in images])).unsqueeze(1))
-    return float((model(x).argmax(1).numpy() == labels).mean())
+from mnist_core.realworld import KINDS, SCANS, baseline_accuracy, build  # noqa: E402
 
 
 def reader_accuracy(model, images, labels, chunk=64) -> tuple[float, int]:
@@ -58,7 +39,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", help="default: the shipped model")
     p.add_argument("--n", type=int, default=400, help="images per kind")
-    p.add_argument("--kinds", default=",".join(KINDS))
+    p.add_argument("--kinds", default=",".join([*KINDS, *SCANS]))
     p.add_argument("--mnist-dir", help="default: $MNIST_DIR")
     p.add_argument("--save", help="a folder to write the sets' images into")
     args = p.parse_args()
@@ -67,7 +48,7 @@ def main():
     print(f"{'kind':8} {'n':>4} {'predict':>8} {'unread':>6} {'resize':>7} {'stretched':>9} {'s':>5}")
     for kind in args.kinds.split(","):
         t0 = time.perf_counter()
-        images, labels = build(kind, args.mnist_dir, args.n)
+        images, labels = build(kind, args.mnist_dir, None if kind in SCANS else args.n)
         if args.save:
             folder = Path(args.save) / kind
             folder.mkdir(parents=True, exist_ok=True)

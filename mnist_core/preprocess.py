@@ -256,19 +256,21 @@ def flat_paper(colour: np.ndarray, frame: np.ndarray) -> np.ndarray | None:
     """The paper's colour when the image is drawn or scanned on flat paper that the digit reaches the edges
     of (a tight crop of a drawing, a scan whose paper is pure white), or None for a photo.
 
-    Flat paper is one exact colour that is over half of the border and FLAT_PAPER of the whole image: a
-    camera's noise and lighting leave no colour that common, while a digit crossing the edges covers only
-    part of the border and, however bold, leaves that much paper.
+    Flat paper is the image's most common exact colour, when that is over FLAT_PAPER of the image (a sample
+    of about 1,000 pixels) and over half of its border: a camera's noise and lighting leave no colour that
+    common, while a digit crossing the edges covers only part of the border and, however bold, leaves that
+    much paper.
     """
-    gray = frame.sum(axis=1)
-    values, counts = np.unique(gray, return_counts=True)
+    step = max(1, int(np.sqrt(colour.shape[0] * colour.shape[1] / 1000)))
+    sample = colour[step // 2 :: step, step // 2 :: step].reshape(-1, colour.shape[2])
+    values, first, counts = np.unique(sample.sum(axis=1), return_index=True, return_counts=True)
     top = int(np.argmax(counts))
-    if 2 * counts[top] <= len(gray):
+    if counts[top] <= FLAT_PAPER * len(sample):
         return None
-    paper = frame[int(np.flatnonzero(gray == values[top])[0])]
-    if 2 * int(np.count_nonzero((frame == paper).all(axis=1))) <= len(frame):  # the same gray, other colours
+    paper = sample[first[top]]
+    if not is_majority(colour, paper, FLAT_PAPER) or 2 * int(np.count_nonzero((frame == paper).all(axis=1))) <= len(frame):
         return None
-    return paper if is_majority(colour, paper, FLAT_PAPER) else None
+    return paper
 
 
 def difference(colour: np.ndarray, paper: np.ndarray) -> np.ndarray:

@@ -101,3 +101,28 @@ def test_unreadable_inputs_raise_clear_errors():
         preprocess(np.zeros((5, 5, 5)))
     with pytest.raises(ImageError, match="expected an image"):
         preprocess("not an image")
+
+
+def test_a_pixel_blocky_enlargement_reads_like_a_smooth_one():
+    """A low-resolution scan enlarged by repeating pixels (nearest neighbour) is smoothed from its own pixels
+    first: its input matches the bicubic enlargement's, not the staircase's."""
+    from mnist_core.preprocess import smooth_pixels, to_array
+    small = draw(2, size=(14, 16), box=(2, 2, 12, 14), width=2)
+    blocky, smooth = (small.resize((140, 160), method) for method in (Image.NEAREST, Image.BICUBIC))
+    colour, alpha = smooth_pixels(*to_array(blocky))
+    assert np.abs(colour - to_array(smooth)[0]).mean() < 0.01  # as Pillow enlarges it (the blocks: 0.07 off)
+    assert close(pixels(blocky), pixels(smooth), tol=0.03)
+    colour, alpha = to_array(draw(2))  # a drawing at full resolution is left as it is
+    assert smooth_pixels(colour, alpha)[0] is colour
+
+
+def test_a_bold_digit_cropped_tight_on_white_paper_is_read_against_the_paper():
+    """A tight crop of a drawing or a clean scan: the strokes cross every edge, so the border is not all paper.
+    The paper is still the one colour that is most of the border and a good part of the image."""
+    from mnist_core.preprocess import flat_paper, border, ink_and_noise, to_array
+    colour, alpha = to_array(draw(4, size=(60, 70), box=(2, 2, 58, 68), width=9).crop((4, 4, 56, 66)))
+    assert flat_paper(colour, border(colour)) == pytest.approx([1.0])
+    ink, noise = ink_and_noise(colour, alpha)
+    assert noise == 0 and np.array_equal(ink, 1 - colour[:, :, 0])
+    photo = np.clip(colour + np.random.default_rng(0).normal(0, 0.02, colour.shape), 0, 1).astype(np.float32)
+    assert flat_paper(photo, border(photo)) is None  # a camera's grain leaves no one colour that common

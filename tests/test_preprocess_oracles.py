@@ -196,3 +196,17 @@ def test_a_big_damaged_png_is_refused_with_the_usual_message(tmp_path):
     with pytest.raises(ValueError, match="bad.png: damaged or truncated"):
         open_image(tmp_path / "bad.png")
     assert preprocess(open_image(big)).pixels is not None
+
+
+def test_lighting_does_not_sink_into_bold_digits_that_fill_the_frame():
+    """Real low-resolution scans (the first 30 UCI scans, 8x8 enlarged to 64x64: strokes a quarter of the image
+    wide with soft edges, the digit touching the edges) on paper under a gentle gradient, with grain. A cubic
+    surface alone bends down into such strokes (the paper's fit was 4-32% off, 20% for the median scan)."""
+    from mnist_core import realworld
+    images, _ = realworld.build("scan64", n=30)
+    ys, xs = np.mgrid[0:64, 0:64].astype(np.float32)
+    paper = 0.8 + 0.1 * xs / 64
+    for i, image in enumerate(images):
+        gray = paper * (image / np.float32(255)) + np.random.default_rng(i).normal(0, 0.01, paper.shape).astype(np.float32)
+        error = np.abs(lighting(gray, dark_ink=True) - paper) / paper
+        assert np.percentile(error[image == 255], 90) < 0.08, i  # on the paper (now 0.3-6.5% off)
