@@ -11,6 +11,9 @@ left to training). Every kind is built from its own fixed seed, so a set is the 
     boxed    scanned forms: a box printed around the digit, or lines crossing the image
     lowres   low-resolution scans (12-16 px) upscaled, bilinear or nearest
     printed  printed digits in many fonts (light, italic, bold, condensed), photographed: blur, noise, JPEG
+    street   digits cropped from street photos (house numbers): square 32x32 windows as tall as the digit,
+             parts of the neighbours at the sides, colour plates and walls, light or dark digits, blur, JPEG.
+             Made only here: training's photographed digits never have neighbours or coloured walls.
 
 Real scans, not made here and never trained on (so they check the generator above as much as the model):
 the UCI "optical recognition of handwritten digits" test set bundled with scikit-learn, 1,797 digits by
@@ -34,7 +37,7 @@ from scipy import ndimage
 
 from .data import normalize, read_split, resolve_data_dir
 
-KINDS = ("frame", "faint", "photo", "rotated", "boxed", "lowres", "printed")
+KINDS = ("frame", "faint", "photo", "rotated", "boxed", "lowres", "printed", "street")
 SEEDS = {kind: 1200 + i for i, kind in enumerate(KINDS)}  # issue 12
 SCANS = {"scan8": (1, None), "scan32": (4, Image.Resampling.NEAREST), "scan64": (8, Image.Resampling.BILINEAR),
          "scan64c": (8, Image.Resampling.BICUBIC)}  # the real scans: (enlargement, how)
@@ -269,6 +272,37 @@ def printed_photo(digit, rng, font_list):
     return jpeg(to_uint8(small), rng.integers(30, 85))
 
 
+def street(digit, rng, font_list):
+    """A digit cropped from a street photo, as house-number sets crop them: a number in one font, light on a
+    dark plate or dark on a light wall, in colour; the window square and as tall as the digit, so parts of the
+    neighbouring digits show at its sides; tilted, blurred, shrunk to 32x32, noisy, JPEG. Never in training."""
+    font = font_list[int(rng.integers(len(font_list)))]
+    height = int(rng.integers(40, 100))
+    glyphs = [printed(int(d), font, height, rng) for d in (rng.integers(0, 10), digit, rng.integers(0, 10))]
+    gap = int(rng.uniform(0.05, 0.4) * height)
+    tall = max(g.shape[0] for g in glyphs)
+    number = np.zeros((tall + 2 * height, sum(g.shape[1] for g in glyphs) + 2 * gap + 2 * height), np.float32)
+    left = height
+    for i, g in enumerate(glyphs):  # on one baseline
+        number[height + tall - g.shape[0] : height + tall, left : left + g.shape[1]] = g
+        if i == 1:
+            centre, box_h = left + g.shape[1] / 2, g.shape[0]
+        left += g.shape[1] + gap
+    number = np.asarray(picture(number).rotate(rng.uniform(-8, 8), Image.Resampling.BILINEAR))
+    side = box_h * rng.uniform(1.0, 1.3)
+    top, x0 = int(height + tall - box_h / 2 - side / 2), int(centre - side / 2 + rng.uniform(-0.08, 0.08) * side)
+    ink = ndimage.gaussian_filter(number[top : top + int(side), x0 : x0 + int(side)], rng.uniform(0.5, 2.5))
+    wall = rng.uniform(0.1, 1.0, 3)  # a coloured plate or wall, the digit lighter or darker by a good margin
+    paint = np.clip(wall + rng.choice([-1, 1]) * rng.uniform(0.35, 0.8) * rng.uniform(0.6, 1.0, 3), 0, 1)
+    if abs(float(paint.mean() - wall.mean())) < 0.25:
+        paint = 1 - wall
+    light = lit_paper(ink.shape, rng, rng.uniform(0, 0.4), rng.uniform(0, 0.3))[..., None]
+    grain = 1 + 0.04 * smooth_noise(ink.shape, rng.uniform(1, 6), rng)[..., None]
+    rgb = (wall + ink[..., None] * (paint - wall)) * light * grain
+    small = np.stack([resize(rgb[..., c], (32, 32), Image.Resampling.BOX) for c in range(3)], axis=2)
+    return jpeg(to_uint8(noisy(small, rng.uniform(0.005, 0.03), rng)), rng.integers(30, 85))
+
+
 MAKERS = {"frame": frame, "faint": faint, "photo": photo, "rotated": rotated, "boxed": boxed, "lowres": lowres}
 
 
@@ -292,12 +326,12 @@ def build(kind: str, mnist_dir=None, n: int | None = 400) -> tuple[list[np.ndarr
     if kind in SCANS:
         return scans(kind, n)
     rng = np.random.default_rng(SEEDS[kind])
-    if kind == "printed":
-        font_list = fonts()
+    if kind in ("printed", "street"):
+        font_list, make = fonts(), printed_photo if kind == "printed" else street
         labels, images = np.zeros(n, np.int64), []
         for i in range(n):  # one digit at a time, so the first k images are the same whatever n is
             labels[i] = rng.integers(0, 10)
-            images.append(printed_photo(int(labels[i]), rng, font_list))
+            images.append(make(int(labels[i]), rng, font_list))
         return images, labels
     images, labels = read_split(resolve_data_dir(mnist_dir), "test")
     picks = rng.permutation(len(images))[:n]

@@ -76,7 +76,7 @@ def test_a_line_crossing_the_image(model, digit):
 
 
 @needs_mnist
-@pytest.mark.parametrize("kind", realworld.KINDS)
+@pytest.mark.parametrize("kind", [k for k in realworld.KINDS if k != "street"])
 def test_each_kind_of_photo_and_scan_is_read_95_percent_right(model, kind):
     """The first 60 images of each of bench/realworld.py's sets (MNIST test digits and system fonts, never trained
     on): at most 3 wrong, misread or not read (the shipped model: 0 to 2; the README's table has 400 of each)."""
@@ -97,9 +97,21 @@ def test_blank_paper_and_noise_have_nothing_to_read(seed):
         np.clip(rng.normal(128, 20, (h, w)), 0, 255).astype(np.uint8),  # gray noise
         np.clip((lit + rng.normal(0, 0.02, (h, w))) * 255, 0, 255).astype(np.uint8),
     ]
+    for size in ((32, 32), (1536, 2048)):  # a street photo's window, and a phone photo: ink must beat 4 sigmas
+        ys, xs = np.mgrid[0 : size[0], 0 : size[1]] / max(size)
+        gray = np.clip((0.85 - 0.3 * xs - 0.1 * ys + rng.normal(0, 0.03, size)) * 255, 0, 255).astype(np.uint8)
+        blanks += [gray, np.stack([gray, (gray * 0.9).astype(np.uint8), (gray * 0.7).astype(np.uint8)], axis=2)]
     for image in blanks:
         digit = preprocess(image)
         assert digit.pixels is None and digit.message.startswith("nothing to read"), digit.message
+
+
+def test_digits_cropped_from_street_photos_are_read_85_percent_right(model):
+    """The street set (coloured walls, neighbours at the sides; nothing like it in training): the first 100.
+    The shipped model gets 7 wrong (86% of all 400); a plain resize gets 14 right."""
+    images, labels = realworld.build("street", n=100)
+    digits = [p.digit for p in predict(model, images)]
+    assert sum(d != y for d, y in zip(digits, labels)) <= 15
 
 
 @pytest.mark.parametrize("kind", realworld.SCANS)
