@@ -171,19 +171,24 @@ def shrink(a: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
 def smooth_pixels(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
     """A low-resolution image (at most NATIVE pixels a side) enlarged by repeating each pixel k x k times
     (nearest neighbour), enlarged again from its own pixels, smoothly (bicubic), to the same size: the
-    blocks' staircase edges are not the strokes' edges."""
+    blocks' staircase edges are not the strokes' edges.
+
+    k is the greatest common divisor of the sides and of where about eight rows and columns change value
+    (a drawing's anti-aliased edges change anywhere: k = 1, found in microseconds); every block is then checked.
+    """
     h, w = colour.shape[:2]
-    for k in range(min(h, w) // 4, max(1, -(-max(h, w) // NATIVE) - 1), -1):  # the largest blocks first
-        if h % k or w % k:
-            continue
-        if not np.array_equal(colour[k - 1 :: k, k - 1 :: k], colour[::k, ::k]):  # one pixel pair per block first
-            continue
-        blocks = colour.reshape(h // k, k, w // k, k, -1)
-        if (blocks == blocks[:, :1, :, :1]).all() and (alpha is None or (alpha.reshape(h // k, k, w // k, k) == alpha[::k, None, ::k, None]).all()):
-            channels = [resize(colour[::k, ::k, c], k, Image.Resampling.BICUBIC) for c in range(colour.shape[2])]
-            alpha = None if alpha is None else np.clip(resize(alpha[::k, ::k], k, Image.Resampling.BICUBIC), 0, 1)
-            return np.clip(np.stack(channels, axis=2), 0, 1), alpha
-    return colour, alpha
+    rows, cols = colour[:: max(1, h // 8), :, 0], colour[:, :: max(1, w // 8), 0]  # one channel finds k...
+    k = np.gcd.reduce(np.concatenate([[h, w], np.flatnonzero((rows[:, 1:] != rows[:, :-1]).any(axis=0)) + 1,
+                                      np.flatnonzero((cols[1:] != cols[:-1]).any(axis=1)) + 1]))
+    if k < 2 or max(h, w) > NATIVE * k or min(h, w) < 4 * k:
+        return colour, alpha
+    blocks = colour.reshape(h // k, k, w // k, k, -1)  # ...and every channel must be made of k x k blocks
+    if not (blocks == blocks[:, :1, :, :1]).all() or (
+            alpha is not None and not (alpha.reshape(h // k, k, w // k, k) == alpha[::k, None, ::k, None]).all()):
+        return colour, alpha
+    channels = [resize(colour[::k, ::k, c], k, Image.Resampling.BICUBIC) for c in range(colour.shape[2])]
+    alpha = None if alpha is None else np.clip(resize(alpha[::k, ::k], k, Image.Resampling.BICUBIC), 0, 1)
+    return np.clip(np.stack(channels, axis=2), 0, 1), alpha
 
 
 def border(a: np.ndarray) -> np.ndarray:
