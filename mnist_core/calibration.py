@@ -15,16 +15,18 @@ def calibrated(logits: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
     return torch.softmax(logits.float() / getattr(model, "temperature", 1.0), dim=1)
 
 
-def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """The temperature T minimizing the negative log-likelihood of softmax(logits / T) on held-out data.
-    One parameter, so the argmax (the digit read) never changes; fitted on log T to keep T positive."""
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> float:
+    """The temperature T minimizing the negative log-likelihood of softmax(logits / T) on held-out data
+    (weighted by `weights`, one per sample, when given). One parameter, so the argmax (the digit read) never
+    changes; fitted on log T to keep T positive."""
     logits, labels = logits.detach().float().cpu(), labels.cpu()
+    weights = torch.ones(len(labels)) if weights is None else weights.float().cpu()
     log_t = torch.zeros((), requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
 
     def nll():
         optimizer.zero_grad()
-        loss = F.cross_entropy(logits / log_t.exp(), labels)
+        loss = (F.cross_entropy(logits / log_t.exp(), labels, reduction="none") * weights).sum() / weights.sum()
         loss.backward()
         return loss
 

@@ -14,12 +14,14 @@ from safetensors.torch import load_file, save_file
 from .config import TrainConfig
 from .model import DigitCNN, ModelConfig
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 OLD_FORMATS = {1: "format 1 held the older network with batch norm before pooling: retrain it"}
 # Format 2 predates the validation split, outlier exposure and calibration: such a model loads as trained,
 # with no held-out split, no outlier exposure, temperature 1 and no "not a digit" threshold.
 # Format 3 predates the generated photos and scans (photo_digits): such a model trained on none.
-FORMAT_3_TRAINING = {"photo_digits": 0}
+# Format 4 predates the drawn digits in calibration (calibration_drawn): its temperature was fitted on MNIST alone.
+FORMAT_4_TRAINING = {"calibration_drawn": 0}
+FORMAT_3_TRAINING = {"photo_digits": 0, **FORMAT_4_TRAINING}
 FORMAT_2_TRAINING = {"validation": 0, "outlier_weight": 0.0, "non_digits": 0, "drawn_digits": 0, "printed_digits": 0,
                      **FORMAT_3_TRAINING}
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "mnist_cnn.safetensors"
@@ -95,7 +97,7 @@ def load_checkpoint(path=None, device=None) -> Checkpoint:
         raise CheckpointError(f"{path}: a safetensors file without mnist_core metadata")
     try:
         meta = json.loads(raw)
-        old = {2: FORMAT_2_TRAINING, 3: FORMAT_3_TRAINING}.get(meta.get("format_version"))
+        old = {2: FORMAT_2_TRAINING, 3: FORMAT_3_TRAINING, 4: FORMAT_4_TRAINING}.get(meta.get("format_version"))
         if old is not None:
             meta["train_config"] = {**old, **meta["train_config"]}
         elif meta.get("format_version") != FORMAT_VERSION:

@@ -21,6 +21,8 @@ class TrainConfig:
     # mnist_core.realworld degrades them, and printed digits photographed, added to the training digits
     validation: int = 5000  # the last N training images, held out to evaluate, calibrate and choose settings
     # (0 only describes models from before the split; the engine holds out at least MIN_VALIDATION)
+    calibration_drawn: int = 1000  # generated drawn digits (every style, never trained on) beside the validation
+    # split when the temperature is fitted, each weighing half: the app's readings are of drawings (0: MNIST only)
     seed: int = 0
     eval_every: int = 100  # steps between validation evaluations (and at the end of each epoch)
     log_every: int = 10  # steps between train loss/accuracy events
@@ -41,7 +43,7 @@ class TrainConfig:
 MIN_VALIDATION = 1000
 BOUNDS = [  # (field, lowest, highest) accepted
     ("epochs", 1, 100), ("batch_size", 8, 4096), ("lr", 1e-6, 1.0), ("weight_decay", 0, 1),
-    ("label_smoothing", 0, 0.5), ("outlier_weight", 0, 10), ("non_digits", 0, 200_000), ("drawn_digits", 0, 200_000), ("printed_digits", 0, 200_000), ("photo_digits", 0, 200_000), ("validation", 0, 20_000), ("seed", 0, 2**31 - 1), ("eval_every", 1, 10**6), ("log_every", 1, 10**6),
+    ("label_smoothing", 0, 0.5), ("outlier_weight", 0, 10), ("non_digits", 0, 200_000), ("drawn_digits", 0, 200_000), ("printed_digits", 0, 200_000), ("photo_digits", 0, 200_000), ("validation", 0, 20_000), ("calibration_drawn", 0, 20_000), ("seed", 0, 2**31 - 1), ("eval_every", 1, 10**6), ("log_every", 1, 10**6),
     ("train_subset", 0, 10**7),
 ]
 

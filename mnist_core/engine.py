@@ -13,7 +13,7 @@ from .calibration import calibrated, expected_calibration_error, fit_temperature
 from .config import MIN_VALIDATION, TrainConfig, pick_device, pick_precision
 from .data import Split
 from .evaluation import evaluate, predict_logits
-from .generated import training_extras
+from .generated import calibration_digits, training_extras
 from .model import DigitCNN, ModelConfig, count_parameters
 
 ELASTIC = 0.06  # max elastic displacement of augmented images, fraction of the side
@@ -60,6 +60,7 @@ def train(
     precision: str | None = None,
     extra: Split | None = None,
     non_digits: torch.Tensor | None = None,
+    calibration: Split | None = None,
 ):
     """Train a fresh model, yielding Events; the last one ("done" or "stopped") carries the model.
 
@@ -68,7 +69,8 @@ def train(
     evaluated once, at the end, to report. Beside MNIST the run trains on what the config asks of
     mnist_core.generated (made, or read from its cache, before the first event): printed digits, and
     non-digit drawings for outlier exposure (Hendrycks et al., 2019), whose softmax is pushed towards
-    uniform with weight config.outlier_weight. extra / non_digits (normalized (N, 1, 28, 28)) replace them.
+    uniform with weight config.outlier_weight. extra / non_digits (normalized (N, 1, 28, 28)) replace them;
+    calibration replaces the drawn digits that the temperature is fitted on beside the validation split.
     precision: "bf16" or "float32" (default: the faster one for the device, see pick_precision)."""
     device = pick_device(device) if not isinstance(device, torch.device) else device
     precision = pick_precision(device, precision)
@@ -85,6 +87,8 @@ def train(
         images, labels = images[: config.train_subset], labels[: config.train_subset]
     if extra is None and non_digits is None:
         extra, non_digits = training_extras(config)
+    if calibration is None:
+        calibration = calibration_digits(config)
     if extra is not None:
         images, labels = torch.cat([images, extra.images.to(device)]), torch.cat([labels, extra.labels.to(device)])
     outliers = non_digits.to(device) if non_digits is not None and len(non_digits) and config.outlier_weight > 0 else None
@@ -183,7 +187,7 @@ def train(
             if evaluating:
                 acc, per_class = evaluate(model, val_set, precision)  # in the run's precision, as recorded
                 if last_step:
-                    ece = calibrate(model.eval(), val_set, precision)
+                    ece = calibrate(model.eval(), val_set, precision, calibration)
                     test_acc, test_per_class = evaluate(model, test_set, precision)
                     yield event("done", val_acc=acc, test_acc=test_acc, per_class=test_per_class, val_ece=ece,
                                 model=model)
@@ -194,13 +198,21 @@ def train(
             mark = time.perf_counter()  # evaluation, and whatever the consumer did, is not training time
 
 
-def calibrate(model: DigitCNN, val_set: Split, precision: str) -> list[float]:
-    """Fit the model's temperature and "not a digit" threshold on the validation split; returns its expected
-    calibration error before and after."""
+def calibrate(model: DigitCNN, val_set: Split, precision: str, drawn: Split | None = None) -> list[float]:
+    """Fit the model's temperature on the validation split, and on `drawn` digits beside it when given (each
+    set weighing half: one temperature for MNIST's scans and for drawings, which the network is surer of
+    than it should be), then the "not a digit" threshold on the validation split; returns the validation
+    split's expected calibration error before and after."""
     logits = predict_logits(model, val_set.images, precision)
     labels = val_set.labels.cpu().numpy()
     before = expected_calibration_error(torch.softmax(logits, 1).cpu().numpy(), labels)
-    model.temperature = fit_temperature(logits, val_set.labels)
+    if drawn is None or not len(drawn.labels):
+        model.temperature = fit_temperature(logits, val_set.labels)
+    else:
+        drawn_logits = predict_logits(model, drawn.images, precision)
+        weights = torch.cat([torch.full((len(labels),), 0.5 / len(labels)), torch.full((len(drawn.labels),), 0.5 / len(drawn.labels))])
+        model.temperature = fit_temperature(torch.cat([logits.cpu(), drawn_logits.cpu()]),
+                                            torch.cat([val_set.labels.cpu(), drawn.labels.cpu()]), weights)
     probs = calibrated(logits, model).cpu().numpy()
     model.threshold = refusal_threshold(probs.max(1))
     return [round(before, 5), round(expected_calibration_error(probs, labels), 5)]

@@ -18,6 +18,7 @@ from .data import DEFAULT_CACHE, Split, normalize, read_split, resolve_data_dir
 
 CHUNK = 500  # images drawn and preprocessed per worker task
 SEED = 0  # the generated sets are fixed, like MNIST itself: every run (whatever its seed) shares one cache
+CALIBRATION_SEED = 2  # the drawn digits for calibration: streams that neither training (SEED) nor bench/readings.py draw
 
 
 def _non_digit_chunk(args) -> tuple[np.ndarray, np.ndarray]:
@@ -35,6 +36,13 @@ def _printed_chunk(args) -> tuple[np.ndarray, np.ndarray]:
 def _drawn_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     seed, n = args
     images, labels = synthetic.drawn_digits(n, seed, split="train")
+    pixels, kept = synthetic.to_inputs(images)
+    return pixels, labels[kept]
+
+
+def _calibration_chunk(args) -> tuple[np.ndarray, np.ndarray]:
+    seed, n = args
+    images, labels = synthetic.drawn_digits(n, seed, split="eval")  # every style: not trained on, only calibrated
     pixels, kept = synthetic.to_inputs(images)
     return pixels, labels[kept]
 
@@ -121,3 +129,12 @@ def training_extras(config: TrainConfig, workers: int = 1, data_dir=None) -> tup
     if config.non_digits and config.outlier_weight > 0:
         non_digits = as_inputs(_made("non-digits", config.non_digits, SEED, _non_digit_chunk, workers)[0])
     return extra, non_digits
+
+
+def calibration_digits(config: TrainConfig, workers: int = 1) -> Split | None:
+    """config.calibration_drawn drawn digits in every style (mnist_core.synthetic's "eval" split, from streams of
+    their own), to fit the temperature on beside the validation split; None when the config asks for none."""
+    if not config.calibration_drawn:
+        return None
+    pixels, labels = _made("calibration-digits", config.calibration_drawn, CALIBRATION_SEED, _calibration_chunk, workers)
+    return Split(as_inputs(pixels), torch.from_numpy(labels))

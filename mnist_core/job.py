@@ -13,7 +13,7 @@ from .checkpoint import CheckpointError, save_checkpoint
 from .config import TrainConfig, device_name, pick_device
 from .data import MnistDataError, Split, load_mnist
 from .engine import Event, train
-from .generated import training_extras
+from .generated import calibration_digits, training_extras
 from .registry import ModelRegistry
 from .report import History
 
@@ -137,13 +137,15 @@ class TrainingJob:
 
             run.state = State.GENERATING  # here, not in the GPU's paid time: the worker's engine reads the cache
             training_extras(run.config, data_dir=self.data_dir)
+            calibration_digits(run.config)
             return to_events(self.remote(run.config.__dict__.copy()))
         train_set, test_set = self.data()
         run.state = State.GENERATING  # its own stage: minutes the first time on a small CPU, then read from a cache
         extra, non_digits = training_extras(run.config, data_dir=self.data_dir)
+        calibration = calibration_digits(run.config)
         run.state = State.STARTING
         return train(run.config, train_set, test_set, device=pick_device(), stop=self._stop, extra=extra,
-                     non_digits=non_digits)
+                     non_digits=non_digits, calibration=calibration)
 
     def _follow(self, run: Run):
         try:

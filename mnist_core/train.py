@@ -15,7 +15,7 @@ from .checkpoint import from_dict, save_checkpoint
 from .data import MnistDataError, load_mnist
 from .config import PRECISIONS, TrainConfig, device_name, pick_device, pick_precision
 from .engine import train
-from .generated import training_extras
+from .generated import calibration_digits, training_extras
 from .model import ModelConfig
 from .report import History, plot_curves
 
@@ -67,9 +67,10 @@ def main(argv=None):
     extra, non_digits = training_extras(config, workers=os.cpu_count() or 1, data_dir=args.data_dir)
     print(f"generated: {0 if extra is None else len(extra):,} printed, drawn and photographed digits, "
           f"{0 if non_digits is None else len(non_digits):,} non-digits for outlier exposure")
+    calibration = calibration_digits(config, workers=os.cpu_count() or 1)
     empty = torch.empty(0, 1, 28, 28)  # none asked for: not generated again by the engine
     for ev in train(config, train_set, test_set, model_config, device, precision=precision, extra=extra,
-                    non_digits=empty if non_digits is None else non_digits):
+                    non_digits=empty if non_digits is None else non_digits, calibration=calibration):
         if bar is None:
             bar = tqdm(total=ev.total_iterations, unit="step", dynamic_ncols=True)
         bar.update(ev.iteration - bar.n)

@@ -20,6 +20,16 @@ def overconfident(n=20_000, seed=0):
     return 3 * z, labels
 
 
+def test_weights_count_as_copies_of_a_sample():
+    logits, labels = overconfident(2000)
+    sharper, sharper_labels = overconfident(1000, seed=1)
+    sharper = 2 * sharper  # six times too sharp
+    weights = torch.cat([torch.full((2000,), 2.0), torch.ones(1000)])
+    weighted = fit_temperature(torch.cat([logits, sharper]), torch.cat([labels, sharper_labels]), weights)
+    copied = fit_temperature(torch.cat([logits, logits, sharper]), torch.cat([labels, labels, sharper_labels]))
+    assert weighted == pytest.approx(copied, rel=1e-3) and weighted != pytest.approx(3.0, rel=0.05)
+
+
 def test_temperature_lowers_the_error_and_never_changes_the_argmax():
     logits, labels = overconfident()
     t = fit_temperature(logits, labels)

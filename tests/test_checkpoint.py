@@ -100,8 +100,9 @@ def test_crash_mid_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
 
 
-def test_format_2_and_3_checkpoints_load_as_trained_on_no_photographed_digits(tmp_path):
-    """Format 3 came before TrainConfig.photo_digits: such a model trained on none, and its file says nothing of it.
+def test_format_2_3_and_4_checkpoints_load_as_trained_on_no_photographed_digits_or_calibrated_on_no_drawn(tmp_path):
+    """Format 4 came before TrainConfig.calibration_drawn: its temperature was fitted on the validation split alone.
+    Format 3 came before TrainConfig.photo_digits: such a model trained on none, and its file says nothing of it.
     Format 2 came before the validation split, the generated sets and calibration as well."""
     weights = {k: v.contiguous() for k, v in make_model().state_dict().items()}
     train = TrainConfig(photo_digits=500).__dict__.copy()
@@ -116,7 +117,11 @@ def test_format_2_and_3_checkpoints_load_as_trained_on_no_photographed_digits(tm
         {**meta, "format_version": 2, "train_config": old, "calibration": None})})
     v2 = load_checkpoint(tmp_path / "v2.safetensors")
     assert v2.train_config.photo_digits == v2.train_config.validation == 0 and v2.model.temperature == 1.0
+    v4 = {**meta, "format_version": 4, "train_config": {k: v for k, v in train.items() if k != "calibration_drawn"} | {"photo_digits": 9}}
+    save_file(weights, tmp_path / "v4.safetensors", metadata={"mnist_core": json.dumps(v4)})
+    loaded = load_checkpoint(tmp_path / "v4.safetensors")  # format 4: its temperature was fitted on MNIST alone
+    assert loaded.train_config.calibration_drawn == 0 and loaded.train_config.photo_digits == 9
     meta["format_version"] = FORMAT_VERSION  # today's format must name the field
-    save_file(weights, tmp_path / "v4.safetensors", metadata={"mnist_core": json.dumps(meta)})
+    save_file(weights, tmp_path / "v5.safetensors", metadata={"mnist_core": json.dumps(meta)})
     with pytest.raises(CheckpointError, match="missing \\['photo_digits'\\]"):
-        load_checkpoint(tmp_path / "v4.safetensors")
+        load_checkpoint(tmp_path / "v5.safetensors")

@@ -9,8 +9,8 @@ from mnist_core.config import PRECISIONS, TrainConfig, pick_precision
 from mnist_core.engine import train
 from mnist_core.model import ModelConfig
 
-# Small runs train on MNIST alone: no generated digits or non-digits (test_the_generated... covers them)
-NONE = dict(drawn_digits=0, non_digits=0, photo_digits=0)
+# Small runs train and calibrate on MNIST alone: no generated digits or non-digits (test_the_generated... covers them)
+NONE = dict(drawn_digits=0, non_digits=0, photo_digits=0, calibration_drawn=0)
 SMALL = TrainConfig(epochs=2, batch_size=64, train_subset=2048, eval_every=16, log_every=4, seed=1, **NONE)
 
 
@@ -116,7 +116,7 @@ def test_the_generated_digits_join_the_training_set_and_the_non_digits_the_outli
     from mnist_core.generated import training_extras
 
     config = TrainConfig(epochs=1, batch_size=64, train_subset=640, eval_every=1000, log_every=5, drawn_digits=200,
-                         printed_digits=200, photo_digits=70, non_digits=200)
+                         printed_digits=200, photo_digits=70, non_digits=200, calibration_drawn=0)
     extra, non_digits = training_extras(config)
     assert 460 <= len(extra) <= 470 and set(extra.labels.tolist()) == set(range(10))  # a few may preprocess blank
     assert 190 <= len(non_digits) <= 200 and extra.images.shape[1:] == non_digits.shape[1:] == (1, 28, 28)
@@ -133,3 +133,24 @@ def test_the_photographed_digits_come_from_the_training_images_that_are_not_held
     images, all_labels = read_split(resolve_data_dir(), "train")
     trained = {image.tobytes(): label for image, label in zip(images[:-20_000], all_labels[:-20_000])}
     assert len(sources) == 3000 and all(trained.get(image.tobytes()) == label for image, label in zip(sources, labels))
+
+
+def test_the_temperature_is_fitted_on_the_drawn_digits_too(mnist):
+    """calibration_drawn: drawn digits (every style, from streams that neither training nor bench/readings.py
+    draws) beside the validation split, each weighing half. A network trained on MNIST alone is surer of drawings
+    than it should be, so the temperature fitted with them is higher; the threshold still comes from MNIST."""
+    from mnist_core import synthetic
+    from mnist_core.engine import calibrate
+    from mnist_core.generated import as_inputs, calibration_digits
+
+    drawn = calibration_digits(TrainConfig(calibration_drawn=300))
+    assert 290 <= len(drawn.labels) <= 300 and set(drawn.labels.tolist()) == set(range(10))
+    bench = synthetic.to_inputs(synthetic.drawn_digits(300, 1)[0])[0]  # bench/readings.py's drawn digits
+    assert not {p.numpy().tobytes() for p in as_inputs(bench)} & {p.numpy().tobytes() for p in drawn.images}
+    model = next(e for e in train(SMALL, mnist[0], small_test(mnist)) if e.model is not None).model
+    held = SMALL.validation
+    val_set = Split(mnist[0].images[-held:], mnist[0].labels[-held:])
+    calibrate(model, val_set, "float32")
+    alone = model.temperature
+    calibrate(model, val_set, "float32", drawn)
+    assert model.temperature > 1.1 * alone

@@ -20,7 +20,7 @@ from mnist_core.registry import ModelRegistry
 from mnist_core.remote import gpu_seconds, train_plain
 
 SMALL = TrainConfig(epochs=1, batch_size=64, train_subset=1024, eval_every=8, log_every=2, seed=5, drawn_digits=0, photo_digits=0,
-                    non_digits=0)
+                    non_digits=0, calibration_drawn=0)
 
 
 def like_zero_gpu(task):
