@@ -39,14 +39,16 @@ def numbers_of(images, labels, n: int, touching: bool, seed: int):
 
 
 def read_once(model, canvas, consider: float):
-    """Per group: (width, height, the group's own reading, and its spans read when wider than `consider`)."""
+    """Per group: (width, the number's height, the group's own reading, and its spans read when wider than
+    `consider` of that height)."""
     ink = ink_map(*to_array(canvas))
-    groups = numbers.group_by_overlap(numbers.find_marks(ink))
+    groups = numbers.drop_scraps(numbers.join_short(numbers.group_by_overlap(numbers.find_marks(ink))))
+    h = max((g.mask.shape[0] for g in groups), default=0)
     whole = predict(model, [numbers.crop(ink, g) for g in groups]) if groups else []
     out = []
     for g, r in zip(groups, whole):
-        h, w = g.mask.shape
-        cuts, spans, _, readings = numbers.read_spans(model, ink, g) if w > consider * h else (None,) * 4
+        w = g.mask.shape[1]
+        cuts, spans, _, readings = numbers.read_spans(model, ink, g, h) if w > consider * h else (None,) * 4
         out.append((w, h, r, cuts, spans, readings))
     return out
 

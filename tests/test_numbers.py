@@ -18,6 +18,9 @@ NUMBER_STROKES = {  # digits drawing.py lacks, and the two-stroke 4 and 5 people
     "plain 1": [[(0.5, 0.0), (0.5, 1.0)]],  # a bare stem, no flag
     "5 in two strokes": [[(0.3, 0.0), (0.9, 0.0)],  # the bar drawn apart from the body
                          [(0.25, 0.16), (0.2, 0.5), (0.6, 0.42), (0.88, 0.6), (0.85, 0.85), (0.5, 1.0), (0.1, 0.9)]],
+    "5 with its bar apart": [[(0.72, 0.0), (1.35, 0.0)],  # the bar overlaps the body by less than half its width
+                             [(0.25, 0.1), (0.2, 0.5), (0.6, 0.42), (0.88, 0.6), (0.85, 0.85), (0.5, 1.0), (0.1, 0.9)]],
+    "2 with a scrap": [*STROKES[2], [(-0.35, 0.05), (-0.3, 0.15)]],  # a short stroke apart, up and to the left
 }
 
 
@@ -140,6 +143,21 @@ def test_a_mark_refused_as_not_a_digit_shows_as_a_question_mark():
                       [(0, 0, 5, 5), (6, 0, 9, 5), (10, 0, 11, 1), (12, 0, 15, 5)])
     assert number.text == "7?7" and number.boxes == [(0, 0, 5, 5), (6, 0, 9, 5), (12, 0, 15, 5)]
     assert "not digits" in number.message and "left out" in number.message
+
+
+@pytest.mark.parametrize("width", [10, 14])
+def test_a_5_whose_bar_stands_apart_is_one_5(model, width):
+    """The bar, a flat mark overlapping the body too little to be grouped with it, was cut into a run of 1s
+    ("52" read as "5111111111111111112"): a mark much shorter than the number joins the digit it overlaps."""
+    five = "5 with its bar apart"
+    assert read_number(model, draw_number([five, 2], size=(700, 240), width=width, gap=50)).text == "52"
+    assert read_number(model, draw_number([3, five], size=(700, 240), width=width, gap=50)).text == "35"
+
+
+@pytest.mark.parametrize("width", [10, 14])
+def test_a_scrap_beside_a_digit_is_not_a_1(model, width):
+    """A short stroke standing apart, too short to be a digit, was read as a 1 ("32" read as "312")."""
+    assert read_number(model, draw_number([3, "2 with a scrap"], size=(700, 240), width=width, gap=60)).text == "32"
 
 
 @pytest.mark.parametrize("width", [14, 30])
