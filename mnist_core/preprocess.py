@@ -382,8 +382,6 @@ def lighting(gray: np.ndarray, dark_ink: bool, outside: np.ndarray | None = None
     valid = np.ones(small.shape, bool) if outside is None else box_average(outside.astype(np.float32), step) == 0
     ys = cell_centres(h, step)
     xs = cell_centres(w, step)
-    if min(h, w) < 48:  # a small scan: its strokes are few pixels wide, a plane is all its light needs
-        degree = min(degree, 1)
     powers = [(i, j) for i in range(degree + 1) for j in range(degree + 1 - i)]  # x^i y^j
     vy, vx = np.meshgrid(ys, xs, indexing="ij")
     design = np.stack([(vx**i * vy**j).ravel() for i, j in powers], axis=1)
