@@ -210,7 +210,8 @@ def calibrate(model: DigitCNN, val_set: Split, precision: str, drawn: Split | No
         model.temperature = fit_temperature(logits, val_set.labels)
     else:
         drawn_logits = predict_logits(model, drawn.images, precision)
-        weights = torch.cat([torch.full((len(labels),), 0.5 / len(labels)), torch.full((len(drawn.labels),), 0.5 / len(drawn.labels))])
+        weights = torch.cat([torch.full((len(labels),), 0.5 / len(labels)),
+                             torch.full((len(drawn.labels),), 0.5 / len(drawn.labels))])
         model.temperature = fit_temperature(torch.cat([logits.cpu(), drawn_logits.cpu()]),
                                             torch.cat([val_set.labels.cpu(), drawn.labels.cpu()]), weights)
     probs = calibrated(logits, model).cpu().numpy()

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,16 +34,9 @@ def _printed_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     return pixels, labels[kept]
 
 
-def _drawn_chunk(args) -> tuple[np.ndarray, np.ndarray]:
+def _drawn_chunk(args, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     seed, n = args
-    images, labels = synthetic.drawn_digits(n, seed, split="train")
-    pixels, kept = synthetic.to_inputs(images)
-    return pixels, labels[kept]
-
-
-def _calibration_chunk(args) -> tuple[np.ndarray, np.ndarray]:
-    seed, n = args
-    images, labels = synthetic.drawn_digits(n, seed, split="eval")  # every style: not trained on, only calibrated
+    images, labels = synthetic.drawn_digits(n, seed, split=split)
     pixels, kept = synthetic.to_inputs(images)
     return pixels, labels[kept]
 
@@ -136,5 +130,6 @@ def calibration_digits(config: TrainConfig, workers: int = 1) -> Split | None:
     their own), to fit the temperature on beside the validation split; None when the config asks for none."""
     if not config.calibration_drawn:
         return None
-    pixels, labels = _made("calibration-digits", config.calibration_drawn, CALIBRATION_SEED, _calibration_chunk, workers)
+    pixels, labels = _made("calibration-digits", config.calibration_drawn, CALIBRATION_SEED,
+                           partial(_drawn_chunk, split="eval"), workers)  # every style: not trained on, only calibrated
     return Split(as_inputs(pixels), torch.from_numpy(labels))

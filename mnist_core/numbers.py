@@ -89,12 +89,14 @@ def read_number(model, image) -> Number:
         size = image_size(image)
     colour, alpha = to_array(image)
     ink = ink_map(colour, alpha) if colour.size else np.zeros((0, 0), np.float32)
-    parts = split_touching(model, ink, drop_scraps(join_short(group_by_overlap(find_marks(ink)))))
+    groups = join_short(group_by_overlap(find_marks(ink)))
+    kept = drop_scraps(groups)
+    parts = split_touching(model, ink, kept)
     if not parts:
         return whole_image(model, image, size)
     readings = predict(model, [crop(ink, p) for p in parts])  # the one batch that gives the digits
     scale = (size[0] / ink.shape[1], size[1] / ink.shape[0])
-    return assemble(readings, [scaled(p.box, scale) for p in parts])
+    return assemble(readings, [scaled(p.box, scale) for p in parts], len(groups) - len(kept))
 
 
 def find_marks(ink: np.ndarray) -> list[Part]:
@@ -263,11 +265,12 @@ def crop(ink: np.ndarray, part: Part) -> np.ndarray:
     return np.pad(window * grown, ((MARGIN + top, MARGIN + side - h - top), (MARGIN + left, MARGIN + side - w - left)))
 
 
-def assemble(readings: list[Prediction], boxes: list[tuple[int, int, int, int]]) -> Number:
+def assemble(readings: list[Prediction], boxes: list[tuple[int, int, int, int]], scraps: int = 0) -> Number:
     """The Number from one reading per part: parts with nothing to read (a dot, a faint scrap) are left out
-    and mentioned; a part predict refuses as not a digit (digit None) shows as "?"."""
+    and mentioned, as are the `scraps` drop_scraps left out (a digit drawn under a third of the others'
+    height is one of them); a part predict refuses as not a digit (digit None) shows as "?"."""
     kept = [(r, b) for r, b in zip(readings, boxes) if r.probs is not None]
-    dropped = len(readings) - len(kept)
+    dropped = len(readings) - len(kept) + scraps
     if not kept:
         return Number("", [], [], readings[0].message if readings else "nothing to read")
     text = "".join("?" if r.digit is None else str(r.digit) for r, _ in kept)
@@ -275,7 +278,7 @@ def assemble(readings: list[Prediction], boxes: list[tuple[int, int, int, int]])
     if "?" in text:
         remarks.append(f"{text.count('?')} mark(s) are not digits (shown as ?)")
     if dropped:
-        remarks.append(f"{dropped} small mark(s) left out")
+        remarks.append(f"{dropped} small mark(s) left out: a digit much smaller than the others is read as a scrap")
     return Number(text, [r for r, _ in kept], [b for _, b in kept], "; ".join(remarks))
 
 

@@ -15,6 +15,7 @@ MIN_CONTRAST = 0.02  # ink must differ from the paper by at least this much (0..
 NOISE_SIGMAS = 4.0  # ...and by this many times the paper's noise (standard deviations)...
 RELATIVE_CONTRAST = 0.15  # ...and by this share of the strongest ink's difference
 DARK_PRIOR = 0.4  # dark ink when the median is past this share of the range from the darkest pixels
+PAPER_BAND = 0.1  # samples within this share of the image's range of a lighting surface count as its paper
 NOISY = 0.1  # an image whose paper noise is over this share of its strongest ink is smoothed first
 BOX, SIDE = 20, 28  # MNIST fits each digit in a 20x20 box inside a 28x28 image
 WORK = 64  # the cropped digit is evened out at this size (pixels, longer side) before the final fit
@@ -23,7 +24,7 @@ STROKE_THIN_TO = 2.6  # what too-thin strokes are thickened to: a typical MNIST 
 INK_MIN = 0.05  # in the evened-out digit, fainter than this is background
 MIN_INK_PIXELS, MIN_INK_SHARE = 30, 0.002  # on noisy paper a digit has this many pixels of ink, and this share
 NATIVE = 64  # an image enlarged by repeating pixels is read at its own pixels when it has at most this many a side
-FLAT_PAPER = 0.15  # one exact colour over this share of the image (and half its border) is flat paper
+FLAT_PAPER = 0.15  # one exact colour over this share of the image (and half its border and in every corner) is flat paper
 MIN_PART = 0.02  # marks with fewer pixels than this share of the largest mark's are specks or noise
 
 
@@ -173,8 +174,9 @@ def smooth_pixels(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndar
     (nearest neighbour), enlarged again from its own pixels, smoothly (bicubic), to the same size: the
     blocks' staircase edges are not the strokes' edges.
 
-    k is the greatest common divisor of the sides and of where about eight rows and columns change value
-    (a drawing's anti-aliased edges change anywhere: k = 1, found in microseconds); every block is then checked.
+    k is the greatest common divisor of the sides and of where about eight rows and columns of the first
+    channel change value (a drawing's anti-aliased edges change anywhere: k = 1, found in microseconds); every
+    block of every channel is then checked. The image must be at least 4 blocks a side.
     """
     h, w = colour.shape[:2]
     rows, cols = colour[:: max(1, h // 8), :, 0], colour[:, :: max(1, w // 8), 0]  # one channel finds k...
@@ -209,9 +211,11 @@ def ink_and_noise(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndar
 
     A transparent background makes the alpha channel the ink. A clean canvas (a border of one colour
     that is also the colour of most of the image), or flat paper that the digit reaches the edges of
-    (see flat_paper), is paper of that colour, and a pixel's ink is its largest channel difference from it. Anything else is read as a photo or scan: black corners left by
-    rotating it are set aside, the polarity and the paper's lighting are found from the whole image
-    (a digit may touch or cross the edges), and the ink is the gray level's distance from the paper.
+    (see flat_paper), is paper of that colour, and a pixel's ink is its largest channel difference from
+    it. Anything else is read as a photo or scan: its gray level is taken along its main colour axis
+    (to_gray), black corners left by rotating it are set aside, the polarity and the paper's lighting
+    are found from the whole image (a digit may touch or cross the edges), and the ink is the gray
+    level's distance from the paper.
     The noise is measured on the paper's side of that distance, where strokes never are; a noisy image
     is smoothed (3x3 mean: white noise divided by 3, strokes kept) and measured again.
     """
@@ -249,6 +253,8 @@ def to_gray(colour: np.ndarray) -> np.ndarray:
     by more than 1 along it (its weights' absolute values sum to 1) and points towards the brighter."""
     step = max(1, int(np.sqrt(colour.shape[0] * colour.shape[1] / 20_000)))
     sample = colour[::step, ::step].reshape(-1, colour.shape[2]).astype(np.float64)
+    if len(sample) < 2:  # one pixel: no axis to find
+        return colour.mean(axis=2)
     axis = np.linalg.eigh(np.cov(sample, rowvar=False) + 1e-12 * np.eye(colour.shape[2]))[1][:, -1]
     axis /= np.abs(axis).sum()
     if axis.sum() < 0:
@@ -265,10 +271,15 @@ def paper_noise(signed: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(below)))) if below.size else 0.0
 
 
+def grid_sample(colour: np.ndarray, n: int = 1000) -> np.ndarray:
+    """About n of the image's pixels on an even grid, (rows, columns, channels)."""
+    step = max(1, int(np.sqrt(colour.shape[0] * colour.shape[1] / n)))
+    return colour[step // 2 :: step, step // 2 :: step]
+
+
 def is_majority(colour: np.ndarray, paper: np.ndarray, share: float = 0.5) -> bool:
     """Whether over `share` of a sample of the image's pixels (a grid of about 1,000) are exactly `paper`."""
-    step = max(1, int(np.sqrt(colour.shape[0] * colour.shape[1] / 1000)))
-    sample = colour[step // 2 :: step, step // 2 :: step].reshape(-1, colour.shape[2])
+    sample = grid_sample(colour).reshape(-1, colour.shape[2])
     return int(np.count_nonzero((sample == paper).all(axis=1))) > share * len(sample)
 
 
@@ -276,21 +287,24 @@ def flat_paper(colour: np.ndarray, frame: np.ndarray) -> np.ndarray | None:
     """The paper's colour when the image is drawn or scanned on flat paper that the digit reaches the edges
     of (a tight crop of a drawing, a scan whose paper is pure white), or None for a photo.
 
-    Flat paper is the image's most common exact colour, when that is over FLAT_PAPER of the image (a sample
-    of about 1,000 pixels) and over half of its border: a camera's noise and lighting leave no colour that
-    common, while a digit crossing the edges covers only part of the border and, however bold, leaves that
-    much paper.
+    Flat paper is the image's most common exact colour (in a sample of about 1,000 pixels), when that is over
+    FLAT_PAPER of the image and over half of its border, and a twentieth of each of the image's four corner ninths:
+    a digit crossing the edges covers only part of the border and, however bold, leaves that much paper, in
+    the corners too; a photo whose paper is blown out to white under uneven light has as common a colour,
+    but only where the light is strongest, the rest of its paper shading off.
     """
-    step = max(1, int(np.sqrt(colour.shape[0] * colour.shape[1] / 1000)))
-    sample = colour[step // 2 :: step, step // 2 :: step].reshape(-1, colour.shape[2])
-    values, first, counts = np.unique(sample.sum(axis=1), return_index=True, return_counts=True)
+    grid = grid_sample(colour)
+    sample = grid.reshape(-1, colour.shape[2])
+    colours, counts = np.unique(sample, axis=0, return_counts=True)
     top = int(np.argmax(counts))
-    if counts[top] <= FLAT_PAPER * len(sample):
+    paper = colours[top]
+    if counts[top] <= FLAT_PAPER * len(sample) or 2 * int(np.count_nonzero((frame == paper).all(axis=1))) <= len(frame):
         return None
-    paper = sample[first[top]]
-    if not is_majority(colour, paper, FLAT_PAPER) or 2 * int(np.count_nonzero((frame == paper).all(axis=1))) <= len(frame):
-        return None
-    return paper
+    is_paper = (grid == paper).all(axis=2)
+    h, w = is_paper.shape
+    corners = [is_paper[rows, cols] for rows in (slice(0, -(-h // 3)), slice(h - -(-h // 3), h))
+               for cols in (slice(0, -(-w // 3)), slice(w - -(-w // 3), w))]
+    return paper if all(c.mean() > 0.05 for c in corners) else None
 
 
 def difference(colour: np.ndarray, paper: np.ndarray) -> np.ndarray:
@@ -368,10 +382,9 @@ def lighting(gray: np.ndarray, dark_ink: bool, outside: np.ndarray | None = None
     """The paper's brightness at each pixel: a smooth surface (a polynomial of `degree` in x and y) fitted
     to the paper alone. Pixels much darker than the fit (lighter for light ink) are left out of the next
     fit, in turn. A cubic can still bend down into a stroke that is a good part of the image (a bold digit
-    filling a low-resolution scan), so a plane and a flat level are fitted too, and the surface kept is
-    the one the paper rises least above: paper is never much brighter than its own lighting, while a
-    surface that sank into the ink leaves the paper around it far above, and one too stiff for a real
-    gradient leaves the bright side's paper above it.
+    filling a low-resolution scan), so a plane and a flat level are fitted too, and one of them is kept
+    when the paper rises clearly less above it (best_surface): paper is never much brighter than its own
+    lighting, while a surface that sank into the ink leaves the paper around it far above.
 
     The fit works on box averages of about 64x64 (averaging, so sensor noise does not bias it); pixels
     `outside` the paper (rotation corners) are not used.
@@ -402,16 +415,20 @@ def lighting(gray: np.ndarray, dark_ink: bool, outside: np.ndarray | None = None
 
 def best_surface(design: np.ndarray, z: np.ndarray, powers: list) -> np.ndarray:
     """The coefficients (over all `powers`) of the cubic, plane or level through the paper among samples z
-    that the paper rises least above (root mean square of the samples above it)."""
-    best, best_rise = None, np.inf
+    that the most samples lie close to (within PAPER_BAND of the samples' range, 1st to 99th percentile, so
+    within less on faint pencil than under a deep shadow; the highest degree on a tie). A cubic that sank into bold
+    strokes leaves the paper around them far above it; a level under a shadow leaves the shadowed paper far
+    below it, where it would become ink; the surface that follows the paper has most of it close by."""
+    low, high = np.percentile(z, [1, 99])
+    band = PAPER_BAND * float(high - low)
+    fits = []
     for degree in sorted({max(i + j for i, j in powers), 1, 0}, reverse=True):
         columns = [k for k, (i, j) in enumerate(powers) if i + j <= degree]
         coef = np.zeros(len(powers))
         coef[columns] = paper_surface(design[:, columns], z)
-        rise = float(np.mean(np.square(np.maximum(z - design @ coef, 0))))
-        if rise < best_rise:
-            best, best_rise = coef, rise
-    return best
+        fits.append((int(np.count_nonzero(np.abs(z - design @ coef) <= band)), coef))
+    most = max(support for support, _ in fits)
+    return next(coef for support, coef in fits if support == most)
 
 
 def paper_surface(design: np.ndarray, z: np.ndarray) -> np.ndarray:

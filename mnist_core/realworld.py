@@ -322,9 +322,11 @@ def scans(kind: str, n: int | None = None) -> tuple[list[np.ndarray], np.ndarray
 
 
 def build(kind: str, mnist_dir=None, n: int | None = 400) -> tuple[list[np.ndarray], np.ndarray]:
-    """The `kind` set: n images (uint8 gray or RGB arrays) and their labels; the first k are the same for any n >= k."""
+    """The `kind` set: n images (uint8 gray or RGB arrays) and their labels; the first k are the same for any n >= k.
+    n None: all 1,797 of the real scans, 400 of a set made here."""
     if kind in SCANS:
         return scans(kind, n)
+    n = 400 if n is None else n
     rng = np.random.default_rng(SEEDS[kind])
     if kind in ("printed", "street"):
         font_list, make = fonts(), printed_photo if kind == "printed" else street

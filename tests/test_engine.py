@@ -145,7 +145,7 @@ def test_the_temperature_is_fitted_on_the_drawn_digits_too(mnist):
 
     drawn = calibration_digits(TrainConfig(calibration_drawn=300))
     assert 290 <= len(drawn.labels) <= 300 and set(drawn.labels.tolist()) == set(range(10))
-    bench = synthetic.to_inputs(synthetic.drawn_digits(300, 1)[0])[0]  # bench/readings.py's drawn digits
+    bench = synthetic.to_inputs(synthetic.drawn_digits(2000, 1)[0])[0]  # bench/readings.py's drawn digits
     assert not {p.numpy().tobytes() for p in as_inputs(bench)} & {p.numpy().tobytes() for p in drawn.images}
     model = next(e for e in train(SMALL, mnist[0], small_test(mnist)) if e.model is not None).model
     held = SMALL.validation

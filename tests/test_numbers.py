@@ -160,6 +160,18 @@ def test_a_scrap_beside_a_digit_is_not_a_1(model, width):
     assert read_number(model, draw_number([3, "2 with a scrap"], size=(700, 240), width=width, gap=60)).text == "32"
 
 
+def test_a_digit_far_smaller_than_the_others_is_left_out_and_said_so(model):
+    """Under a third of the tallest digit's height a mark is taken for a scrap (a stroke broken off): a 2 drawn
+    a quarter the height of the 3 beside it is not read, and the message says a small mark was left out."""
+    from drawing import draw
+
+    img = Image.new("L", (420, 240), 255)
+    img.paste(draw(3, size=(200, 240), box=(20, 30, 180, 210), width=18), (0, 0))
+    img.paste(draw(2, size=(80, 80), box=(10, 10, 70, 55), width=6), (260, 150))
+    number = read_number(model, np.asarray(img))
+    assert number.text == "3" and "left out" in number.message
+
+
 @pytest.mark.parametrize("width", [14, 30])
 def test_a_fat_plain_1_in_a_number_is_a_1(model, width):
     """A bare stem drawn with a wide pen is mostly ink inside its own box: cropped to that box, preprocessing took
