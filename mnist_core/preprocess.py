@@ -23,7 +23,7 @@ STROKE_MIN, STROKE_MAX = 2.2, 4.5  # stroke widths (pixels of the 20x20 box) out
 STROKE_THIN_TO = 2.6  # what too-thin strokes are thickened to: a typical MNIST stroke
 INK_MIN = 0.05  # in the evened-out digit, fainter than this is background
 MIN_INK_PIXELS, MIN_INK_SHARE = 30, 0.002  # on noisy paper a digit has this many pixels of ink, and this share
-NATIVE = 64  # an image enlarged by repeating pixels is read at its own pixels when it has at most this many a side
+NATIVE = 64  # an image enlarged by repeating pixels is smoothed from its own pixels when it has at most this many a side
 FLAT_PAPER = 0.15  # one exact colour over this share of the image (and half its border and in every corner) is flat paper
 MIN_PART = 0.02  # marks with fewer pixels than this share of the largest mark's are specks or noise
 
