@@ -277,10 +277,10 @@ def grid_sample(colour: np.ndarray, n: int = 1000) -> np.ndarray:
     return colour[step // 2 :: step, step // 2 :: step]
 
 
-def is_majority(colour: np.ndarray, paper: np.ndarray, share: float = 0.5) -> bool:
-    """Whether over `share` of a sample of the image's pixels (a grid of about 1,000) are exactly `paper`."""
+def is_majority(colour: np.ndarray, paper: np.ndarray) -> bool:
+    """Whether most of a sample of the image's pixels (a grid of about 1,000) are exactly `paper`."""
     sample = grid_sample(colour).reshape(-1, colour.shape[2])
-    return int(np.count_nonzero((sample == paper).all(axis=1))) > share * len(sample)
+    return 2 * int(np.count_nonzero((sample == paper).all(axis=1))) > len(sample)
 
 
 def flat_paper(colour: np.ndarray, frame: np.ndarray) -> np.ndarray | None:
@@ -382,9 +382,9 @@ def lighting(gray: np.ndarray, dark_ink: bool, outside: np.ndarray | None = None
     """The paper's brightness at each pixel: a smooth surface (a polynomial of `degree` in x and y) fitted
     to the paper alone. Pixels much darker than the fit (lighter for light ink) are left out of the next
     fit, in turn. A cubic can still bend down into a stroke that is a good part of the image (a bold digit
-    filling a low-resolution scan), so a plane and a flat level are fitted too, and one of them is kept
-    when the paper rises clearly less above it (best_surface): paper is never much brighter than its own
-    lighting, while a surface that sank into the ink leaves the paper around it far above.
+    filling a low-resolution scan), so a plane and a flat level are fitted too, and the one that the most
+    samples lie close to is kept (best_surface): a surface that sank into the ink leaves the paper around
+    it far above, one too stiff for a shadow leaves the shadowed paper far below.
 
     The fit works on box averages of about 64x64 (averaging, so sensor noise does not bias it); pixels
     `outside` the paper (rotation corners) are not used.

@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 from conftest import MNIST_DIR, needs_mnist
 from drawing import draw
 from mnist_core import realworld
+from mnist_core.data import read_split, resolve_data_dir
 from mnist_core.preprocess import preprocess
 from mnist_core.reader import load_model, predict
 
@@ -115,7 +116,7 @@ def test_a_page_half_in_shadow_is_read(model, light):
     33 of 30 and 60 such digits read while the lighting was chosen by how little paper rose above it.)"""
     rng = np.random.default_rng(3)
     images, labels = [], []
-    digits, all_labels = realworld.read_split(realworld.resolve_data_dir(MNIST_DIR), "test")
+    digits, all_labels = read_split(resolve_data_dir(MNIST_DIR), "test")
     for i in range(30):
         ink = realworld.with_margins(realworld.handwritten(digits[i], 160, rng), (0.2, 0.2, 0.3, 0.3))
         x = np.mgrid[0 : ink.shape[0], 0 : ink.shape[1]][1] / ink.shape[1]
