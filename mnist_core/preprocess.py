@@ -23,7 +23,8 @@ STROKE_MIN, STROKE_MAX = 2.2, 4.5  # stroke widths (pixels of the 20x20 box) out
 STROKE_THIN_TO = 2.6  # what too-thin strokes are thickened to: a typical MNIST stroke
 INK_MIN = 0.05  # in the evened-out digit, fainter than this is background
 MIN_INK_PIXELS, MIN_INK_SHARE = 30, 0.002  # on noisy paper a digit has this many pixels of ink, and this share
-NATIVE = 64  # an image enlarged by repeating pixels is smoothed from its own pixels when it has at most this many a side
+NATIVE = 64  # an image enlarged by repeating pixels is read from its own pixels when it has at most this many a side
+TINY_SIDE = 24  # an image (or its own pixels) under this many pixels a side is enlarged to at least NATIVE
 FLAT_PAPER = 0.15  # one exact colour over this share of the image (and half its border and in every corner) is flat paper
 MIN_PART = 0.02  # marks with fewer pixels than this share of the largest mark's are specks or noise
 
@@ -169,10 +170,10 @@ def shrink(a: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
     return a[:h, :w].reshape(h // fy, fy, w // fx, fx, a.shape[2]).mean(axis=(1, 3))
 
 
-def smooth_pixels(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+def native_pixels(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, int]:
     """A low-resolution image (at most NATIVE pixels a side) enlarged by repeating each pixel k x k times
-    (nearest neighbour), enlarged again from its own pixels, smoothly (bicubic), to the same size: the
-    blocks' staircase edges are not the strokes' edges.
+    (nearest neighbour) as its own pixels, and k; any other image as it is, and 1. Enlarged again smoothly
+    (see enlarge), the blocks' staircase edges are not taken for the strokes' edges.
 
     k is the greatest common divisor of the sides and of where about eight rows and columns of the first
     channel change value (a drawing's anti-aliased edges change anywhere: k = 1, found in microseconds); every
@@ -183,13 +184,26 @@ def smooth_pixels(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndar
     k = np.gcd.reduce(np.concatenate([[h, w], np.flatnonzero((rows[:, 1:] != rows[:, :-1]).any(axis=0)) + 1,
                                       np.flatnonzero((cols[1:] != cols[:-1]).any(axis=1)) + 1]))
     if k < 2 or max(h, w) > NATIVE * k or min(h, w) < 4 * k:
-        return colour, alpha
+        return colour, alpha, 1
     blocks = colour.reshape(h // k, k, w // k, k, -1)  # ...and every channel must be made of k x k blocks
     if not (blocks == blocks[:, :1, :, :1]).all() or (
             alpha is not None and not (alpha.reshape(h // k, k, w // k, k) == alpha[::k, None, ::k, None]).all()):
+        return colour, alpha, 1
+    return colour[::k, ::k], None if alpha is None else alpha[::k, ::k], int(k)
+
+
+def enlarge(colour: np.ndarray, alpha: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The image (see native_pixels) enlarged smoothly (bicubic, its overshoot clipped to 0..1) k times, or
+    more when it is under TINY_SIDE pixels a side (a low-resolution scan kept at its own size, like the 8x8
+    UCI digits): to a longer side of at least NATIVE, for with a few dozen pixels there is no paper to
+    measure lighting and noise on, and a stroke is one pixel wide."""
+    side = max(colour.shape[:2])
+    if side < TINY_SIDE and min(colour.shape[:2]) > 1:
+        k = max(k, -(-NATIVE // side))
+    if k == 1:
         return colour, alpha
-    channels = [resize(colour[::k, ::k, c], k, Image.Resampling.BICUBIC) for c in range(colour.shape[2])]
-    alpha = None if alpha is None else np.clip(resize(alpha[::k, ::k], k, Image.Resampling.BICUBIC), 0, 1)
+    channels = [resize(colour[:, :, c], k, Image.Resampling.BICUBIC) for c in range(colour.shape[2])]
+    alpha = None if alpha is None else np.clip(resize(alpha, k, Image.Resampling.BICUBIC), 0, 1)
     return np.clip(np.stack(channels, axis=2), 0, 1), alpha
 
 
@@ -847,7 +861,7 @@ def preprocess(image) -> Digit:
     colour, alpha = to_array(image)
     if colour.size == 0:
         return Digit(None, "nothing to read: the canvas is empty")
-    colour, alpha = smooth_pixels(colour, alpha)
+    colour, alpha = enlarge(*native_pixels(colour, alpha))
     ink, noise = ink_and_noise(colour, alpha)
     threshold = contrast_threshold(ink, noise)
     if threshold is None:

@@ -104,16 +104,17 @@ def test_unreadable_inputs_raise_clear_errors():
 
 
 def test_a_pixel_blocky_enlargement_reads_like_a_smooth_one():
-    """A low-resolution scan enlarged by repeating pixels (nearest neighbour) is smoothed from its own pixels
-    first: its input matches the bicubic enlargement's, not the staircase's."""
-    from mnist_core.preprocess import smooth_pixels, to_array
-    small = draw(2, size=(14, 16), box=(2, 2, 12, 14), width=2)
+    """A low-resolution scan enlarged by repeating pixels (nearest neighbour) is read from its own pixels,
+    enlarged smoothly: its input matches the bicubic enlargement's, not the staircase's."""
+    from mnist_core.preprocess import enlarge, native_pixels, to_array
+    small = draw(2, size=(28, 32), box=(4, 4, 24, 28), width=3)
     blocky, smooth = (small.resize((140, 160), method) for method in (Image.NEAREST, Image.BICUBIC))
-    colour, alpha = smooth_pixels(*to_array(blocky))
-    assert np.abs(colour - to_array(smooth)[0]).mean() < 0.01  # as Pillow enlarges it (the blocks: 0.07 off)
+    colour, alpha, k = native_pixels(*to_array(blocky))
+    assert k == 5 and colour.shape == (32, 28, 1)
+    assert np.abs(enlarge(colour, alpha, k)[0] - to_array(smooth)[0]).mean() < 0.01  # (the blocks: 0.07 off)
     assert close(pixels(blocky), pixels(smooth), tol=0.03)
     colour, alpha = to_array(draw(2))  # a drawing at full resolution is left as it is
-    assert smooth_pixels(colour, alpha)[0] is colour
+    assert native_pixels(colour, alpha)[0] is colour and enlarge(colour, alpha, 1)[0] is colour
 
 
 def test_a_bold_digit_cropped_tight_on_white_paper_is_read_against_the_paper():
