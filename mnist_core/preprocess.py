@@ -220,8 +220,8 @@ def ink_map(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     return ink_and_noise(colour, alpha)[0]
 
 
-def ink_and_noise(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, float]:
-    """(ink 0..1, the paper's noise as a standard deviation in the same units).
+def ink_and_noise(colour: np.ndarray, alpha: np.ndarray | None, flip: bool = False) -> tuple[np.ndarray, float, bool]:
+    """(ink 0..1, the paper's noise as a standard deviation in the same units, whether the polarity was judged).
 
     A transparent background makes the alpha channel the ink. A clean canvas (a border of one colour
     that is also the colour of most of the image), or flat paper that the digit reaches the edges of
@@ -229,22 +229,22 @@ def ink_and_noise(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndar
     it. Anything else is read as a photo or scan: its gray level is taken along its main colour axis
     (to_gray), black corners left by rotating it are set aside, the polarity and the paper's lighting
     are found from the whole image (a digit may touch or cross the edges), and the ink is the gray
-    level's distance from the paper.
+    level's distance from the paper; `flip` takes the other polarity than the one judged.
     The noise is measured on the paper's side of that distance, where strokes never are; a noisy image
     is smoothed (3x3 mean: white noise divided by 3, strokes kept) and measured again.
     """
     if alpha is not None and alpha.min() < 0.5:  # some of it is see-through: what is opaque is the drawing
-        return alpha, 0.0
+        return alpha, 0.0, False
     frame = border(colour)
     if (frame == frame[0]).all() and is_majority(colour, frame[0]):  # a clean canvas: skip the statistics
-        return difference(colour, frame[0]), 0.0
+        return difference(colour, frame[0]), 0.0, False
     paper = flat_paper(colour, frame)
     if paper is not None:
-        return difference(colour, paper), 0.0
+        return difference(colour, paper), 0.0, False
     channels = colour.shape[2]
     gray = colour[:, :, 0].copy() if channels == 1 else to_gray(colour)
     outside = rotation_corners(gray)
-    dark_ink = ink_is_dark(gray, outside)
+    dark_ink = ink_is_dark(gray, outside) != flip
     ink = lighting(gray, dark_ink, outside)
     if dark_ink:
         ink -= gray
@@ -256,7 +256,7 @@ def ink_and_noise(colour: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndar
     if noise > NOISY * float(ink.max()) and min(ink.shape) >= 3:
         ink = ndimage.uniform_filter(ink, 3)
         noise = paper_noise(ink)
-    return np.clip(ink, 0, 1, out=ink), noise
+    return np.clip(ink, 0, 1, out=ink), noise, True
 
 
 def to_gray(colour: np.ndarray) -> np.ndarray:
@@ -856,17 +856,26 @@ def center_by_mass(patch: np.ndarray, side: int = SIDE) -> np.ndarray:
     return big[h : h + side, w : w + side]
 
 
+def strokes(ink: np.ndarray, noise: float) -> tuple[np.ndarray | None, str]:
+    """The digit's cropped soft ink from an ink map (see isolate_digit), or None and why there is none."""
+    threshold = contrast_threshold(ink, noise)
+    if threshold is None:
+        return None, "nothing to read: the image is blank"
+    return isolate_digit(without_lines(ink, 0.5 * threshold, clean=noise == 0), threshold, noisy=noise > 0)
+
+
 def preprocess(image) -> Digit:
     """One image of any kind -> the 28x28 MNIST-like input, or the reason there is nothing to read."""
     colour, alpha = to_array(image)
     if colour.size == 0:
         return Digit(None, "nothing to read: the canvas is empty")
     colour, alpha = enlarge(*native_pixels(colour, alpha))
-    ink, noise = ink_and_noise(colour, alpha)
-    threshold = contrast_threshold(ink, noise)
-    if threshold is None:
-        return Digit(None, "nothing to read: the image is blank")
-    digit, remark = isolate_digit(without_lines(ink, 0.5 * threshold, clean=noise == 0), threshold, noisy=noise > 0)
+    ink, noise, judged = ink_and_noise(colour, alpha)
+    digit, remark = strokes(ink, noise)
+    if digit is None and judged:  # the polarity was a judgement, and a wrong one leaves no ink standing out
+        other, other_remark = strokes(*ink_and_noise(colour, alpha, flip=True)[:2])  # (light paint on a wall)
+        if other is not None:
+            digit, remark = other, other_remark
     if digit is None:
         return Digit(None, remark)
     work = to_working_size(digit)

@@ -123,7 +123,7 @@ def test_a_bold_digit_cropped_tight_on_white_paper_is_read_against_the_paper():
     from mnist_core.preprocess import flat_paper, border, ink_and_noise, to_array
     colour, alpha = to_array(draw(4, size=(60, 70), box=(2, 2, 58, 68), width=9).crop((4, 4, 56, 66)))
     assert flat_paper(colour, border(colour)) == pytest.approx([1.0])
-    ink, noise = ink_and_noise(colour, alpha)
+    ink, noise, _ = ink_and_noise(colour, alpha)
     assert noise == 0 and np.array_equal(ink, 1 - colour[:, :, 0])
     photo = np.clip(colour + np.random.default_rng(0).normal(0, 0.02, colour.shape), 0, 1).astype(np.float32)
     assert flat_paper(photo, border(photo)) is None  # a camera's grain leaves no one colour that common
