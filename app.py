@@ -163,14 +163,15 @@ def reading(prediction, sketch) -> str:
             return ("Too small to read: the strokes run together into a blob. Draw it larger, or pick a thinner "
                     "brush (Brush Size, in the pad's tools).")
         return f"{message.capitalize()}. Draw the whole digit."
+    fat = ("the strokes are very thick for its size, so this may be wrong. Draw it larger, or pick a thinner "
+           "brush (Brush Size)") if too_fat(sketch) else ""
     if prediction.digit is None:  # read, but refused (for example "not a digit"): the bars still show
-        return f"{prediction.message[:1].upper()}{prediction.message[1:]}."
+        line = f"{prediction.message[:1].upper()}{prediction.message[1:]}"
+        return f"{line}. If it is one, {fat}." if fat else f"{line}."
     note = f" ({prediction.message})" if prediction.message else ""
     top = float(prediction.probs.max())
-    side, width = ink_shape(sketch)
-    if side and width > FAT * side:
-        note += (", but the strokes are very thick for its size, so this may be wrong. Draw it "
-                 "larger, or pick a thinner brush (Brush Size)")
+    if fat:
+        note += f", but {fat}"
     elif top < UNSURE:
         note += f", but only {100 * top:.0f}% sure: is it a digit? Try it larger and clearer"
     return f"Read as **{prediction.digit}**{note}."
@@ -178,6 +179,13 @@ def reading(prediction, sketch) -> str:
 
 BLOB_SIDE = 24  # px of the 280 px pad: a mark this wide is a drawing, even when it reads as "only a dot"
 FAT = 0.22  # stroke width over the digit's longer side above which strokes merge (MNIST's: about 0.12)
+
+
+def too_fat(sketch) -> bool:
+    """Whether a drawing's strokes are so thick for its size that they run together (a small digit drawn with
+    a wide brush): the network then sees a blob, and may read it wrong or not as a digit at all."""
+    side, width = ink_shape(sketch)
+    return bool(side) and width > FAT * side
 
 
 def ink_shape(sketch) -> tuple[int, float]:
@@ -524,7 +532,10 @@ def model_details(choice=None) -> str:
     warning = f"\n\nNote: {MODELS.problem}" if MODELS.problem else ""
     whose = ("the server's default" if MODELS.default is not None and c.path == MODELS.default.path
              else "this page's choice; other pages keep theirs")
-    return (f"`{c.path.name}` ({whose}): test accuracy **{accuracy_of(c)}** on the 10,000 MNIST test digits{val} · "
+    measured = c.metrics.get("precision", "float32")  # the test figure was measured in the training's precision
+    measured = f" (measured in {measured} as trained; Explore checks it in float32)" if measured != "float32" else ""
+    return (f"`{c.path.name}` ({whose}): test accuracy **{accuracy_of(c)}**{measured} on the 10,000 MNIST test "
+            f"digits{val} · "
             f"{count_parameters(c.model):,} parameters · trained {c.created[:16].replace('T', ' ')} UTC on {c.device}"
             f"{precision} · {t.epochs} epoch{'s' * (t.epochs > 1)}, batch {t.batch_size}, lr {t.lr:g}, augmentation "
             f"{'on' if t.augment else 'off'}, seed {t.seed} · layers {c.model_config.channels} × "

@@ -230,6 +230,8 @@ def test_the_model_details_name_the_training_precision_when_the_checkpoint_recor
     models = app_module.MODELS
     shipped = models.default
     assert f"on {shipped.device}, {shipped.metrics['precision']} ·" in app_module.model_details()  # as recorded
+    # the test figure says it was measured in bf16, beside Explore's float32 check of the same model
+    assert f"(measured in {shipped.metrics['precision']} as trained; Explore checks it in float32)" in app_module.model_details()
     older = random_model(models, "no-precision.safetensors", 6)
     try:
         details = app_module.model_details("no-precision.safetensors")
@@ -257,3 +259,6 @@ def test_small_and_fat_drawings_get_honest_words(app_module):
     assert "very thick" in hint and "thinner brush" in hint
     _, _, hint, _ = read_sketch(app_module, sketchpad_value(draw(3)))
     assert "thick" not in hint  # an ordinary drawing reads without the warning
+    refused = sketchpad_value(draw(3, box=(120, 120, 141, 150), width=14))  # small for the brush: not a digit
+    _, _, hint, _ = read_sketch(app_module, refused)
+    assert hint.startswith("Not a digit") and "If it is one, the strokes are very thick" in hint and "larger" in hint
