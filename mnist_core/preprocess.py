@@ -26,6 +26,7 @@ MIN_INK_PIXELS, MIN_INK_SHARE = 30, 0.002  # on noisy paper a digit has this man
 NATIVE = 64  # an image enlarged by repeating pixels is read from its own pixels when it has at most this many a side
 TINY_SIDE = 24  # an image (or its own pixels) under this many pixels a side is enlarged to at least NATIVE
 FLAT_PAPER = 0.15  # one exact colour over this share of the image (and half its border and in every corner) is flat paper
+DESK = 0.6  # a desk beside the page is darker than this share of the way from the darkest pixels to the paper
 MIN_PART = 0.02  # marks with fewer pixels than this share of the largest mark's are specks or noise
 
 
@@ -243,7 +244,7 @@ def ink_and_noise(colour: np.ndarray, alpha: np.ndarray | None, flip: bool = Fal
         return difference(colour, paper), 0.0, False
     channels = colour.shape[2]
     gray = colour[:, :, 0].copy() if channels == 1 else to_gray(colour)
-    outside = rotation_corners(gray)
+    outside = off_paper(gray)
     dark_ink = ink_is_dark(gray, outside) != flip
     ink = lighting(gray, dark_ink, outside)
     if dark_ink:
@@ -332,6 +333,14 @@ def difference(colour: np.ndarray, paper: np.ndarray) -> np.ndarray:
     return diff
 
 
+def off_paper(gray: np.ndarray) -> np.ndarray | None:
+    """The pixels of a photo that are not the page: black corners left by rotating it, a desk beyond its edges."""
+    corners, desk = rotation_corners(gray), sheet_edges(gray)
+    if corners is None or desk is None:
+        return desk if corners is None else corners
+    return corners | desk
+
+
 def rotation_corners(gray: np.ndarray, margin: float = 2.5) -> np.ndarray | None:
     """The black triangles in the corners of a photo rotated without expanding it, or None when it has none.
 
@@ -362,6 +371,65 @@ def rotation_corners(gray: np.ndarray, margin: float = 2.5) -> np.ndarray | None
             continue
         mask[:rh, :rw] |= (t - 1) * (a * b / np.hypot(a, b)) < margin  # distance past the long side < margin
     return outside if outside.any() else None
+
+
+def sheet_edges(gray: np.ndarray, margin: float = 2.5) -> np.ndarray | None:
+    """What lies beyond the sheet's edges in a photo of a page on a darker desk or table, or None when no
+    edge is in view.
+
+    Along each side of the image, every column (or row) is followed in from the edge while it stays darker
+    than DESK of the way from the darkest pixels to the paper. A desk along that side starts most columns
+    dark, to depths on one straight line (the sheet's edge), with paper just past it. A digit reaching the
+    edge darkens a few columns; a shadow's soft edge is not paper just past the line; a stroke clipped along a
+    whole side of a tight crop goes on into the digit (reaches_inside). A crop under 48 pixels a side is cut
+    around the digit, not a photo of a page. The mask reaches `margin` pixels past the line and its blur.
+    """
+    h, w = gray.shape
+    if min(h, w) < 48:  # a crop this small is cut from a picture around the digit, not a photo of a page
+        return None
+    step = max(1, min(h, w) // 128)
+    sample = gray[::step, ::step]
+    k = [int(q * (sample.size - 1)) for q in (0.01, 0.5)]
+    low, paper = np.partition(sample.ravel(), k)[k]
+    if paper < 0.3 or paper - low < 0.2:  # dark paper, or nothing much darker than it
+        return None
+    dark = low + DESK * (paper - low)
+    outside, wider = np.zeros((h, w), bool), np.zeros((h, w), bool)
+    for view, mask, reach in ((gray, outside, wider), (gray[::-1], outside[::-1], wider[::-1]),
+                              (gray.T, outside.T, wider.T), (gray.T[::-1], outside.T[::-1], wider.T[::-1])):
+        rows, cols = view.shape
+        xs = np.arange(0, cols, step)
+        below = view[: rows // 2 + 1, xs] < dark  # a desk never takes more than half the picture
+        depth = np.where(below.all(axis=0), rows // 2 + 1, np.argmin(below, axis=0))
+        edge = (depth >= 1) & (depth <= rows // 2)  # where a dark run ends (not in a desk along the next side)
+        if edge.mean() < 0.6:
+            continue
+        blur = max(2, rows // 100)
+        fit = np.polyfit(xs[edge], depth[edge], 1)
+        near = edge & (np.abs(depth - np.polyval(fit, xs)) <= 2 * blur)
+        if near.sum() < 0.6 * len(xs):
+            continue
+        fit = np.polyfit(xs[near], depth[near], 1)  # again, from the columns on the line alone
+        beyond = view[np.minimum(np.round(np.polyval(fit, xs[near])).astype(int) + blur, rows - 1), xs[near]]
+        if np.median(beyond) < paper - 0.25 * (paper - dark):  # not paper just past the edge: a soft shadow
+            continue
+        line = np.polyval(fit, np.arange(cols))[None, :] + margin + blur
+        mask |= np.arange(rows)[:, None] < line
+        reach |= np.arange(rows)[:, None] < line + 2 * blur
+    if not outside.any() or reaches_inside(gray < dark, outside, wider):
+        return None
+    return outside
+
+
+def reaches_inside(dark: np.ndarray, band: np.ndarray, near: np.ndarray) -> bool:
+    """Whether the dark marks in a band along an edge go on into the picture (past `near`, a wider band) by
+    over a fifth of their pixels in the band: a digit's stroke clipped by a tight crop goes on into the digit
+    (a 2's base, the top of a 0); a desk beyond the sheet's edge stops there."""
+    labels, _ = ndimage.label(dark)
+    ids = np.unique(labels[band & dark])
+    ids = ids[ids > 0]
+    inside = np.count_nonzero(np.isin(labels[~near], ids))
+    return inside > 0.2 * np.count_nonzero(band & dark)
 
 
 def leading_run(flags: np.ndarray) -> int:

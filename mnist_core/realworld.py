@@ -37,7 +37,7 @@ from scipy import ndimage
 
 from .data import normalize, read_split, resolve_data_dir
 
-KINDS = ("frame", "faint", "photo", "rotated", "boxed", "lowres", "printed", "street")
+KINDS = ("frame", "faint", "photo", "rotated", "boxed", "lowres", "printed", "street", "desk")
 SEEDS = {kind: 1200 + i for i, kind in enumerate(KINDS)}  # issue 12
 SCANS = {"scan8": (1, None), "scan32": (4, Image.Resampling.NEAREST), "scan64": (8, Image.Resampling.BILINEAR),
          "scan64c": (8, Image.Resampling.BICUBIC)}  # the real scans: (enlargement, how)
@@ -303,7 +303,28 @@ def street(digit, rng, font_list):
     return jpeg(to_uint8(noisy(small, rng.uniform(0.005, 0.03), rng)), rng.integers(30, 85))
 
 
+def desk(image28, label, rng):
+    """A phone photo of a digit on a sheet of paper that does not fill the picture: a darker, textured desk
+    shows beyond one or two of the sheet's edges, each a straight line at a slight tilt. Never in training."""
+    ink = with_margins(handwritten(image28, rng.integers(60, 160), rng), rng.uniform(0.3, 1.0, 4))
+    h, w = ink.shape
+    paper = rng.uniform(0.75, 0.98) * lit_paper(ink.shape, rng, rng.uniform(0, 0.4), rng.uniform(0, 0.3))
+    rgb = np.repeat(on_paper(ink, paper, rng.uniform(0.6, 0.9))[..., None], 3, axis=2)
+    ys, xs = np.mgrid[0:h, 0:w]
+    beyond = np.zeros((h, w), bool)
+    for side in rng.choice(4, int(rng.integers(1, 3)), replace=False):  # top, bottom, left, right
+        depth, tilt = rng.uniform(0.05, 0.2), rng.uniform(-0.15, 0.15)
+        across, along, size = (ys, xs, h) if side < 2 else (xs, ys, w)
+        reach = depth * size + tilt * (along - along.mean())
+        beyond |= across < reach if side % 2 == 0 else across > size - reach
+    wood = np.array([0.45, 0.3, 0.18]) * rng.uniform(0.4, 1.2)
+    grain = 1 + 0.15 * smooth_noise((h, w), rng.uniform(1, 4), rng)
+    rgb[beyond] = wood[None, :] * grain[beyond][:, None]
+    return jpeg(to_uint8(noisy(rgb.astype(np.float32), rng.uniform(0.005, 0.03), rng)), rng.integers(40, 90))
+
+
 MAKERS = {"frame": frame, "faint": faint, "photo": photo, "rotated": rotated, "boxed": boxed, "lowres": lowres}
+EVALUATION_ONLY = {"desk": desk}  # kinds made from MNIST test digits that training (generated.py) never makes
 
 
 def scans(kind: str, n: int | None = None) -> tuple[list[np.ndarray], np.ndarray]:
@@ -337,7 +358,8 @@ def build(kind: str, mnist_dir=None, n: int | None = 400) -> tuple[list[np.ndarr
         return images, labels
     images, labels = read_split(resolve_data_dir(mnist_dir), "test")
     picks = rng.permutation(len(images))[:n]
-    return [MAKERS[kind](images[i], labels[i], rng) for i in picks], labels[picks]
+    make = MAKERS.get(kind) or EVALUATION_ONLY[kind]
+    return [make(images[i], labels[i], rng) for i in picks], labels[picks]
 
 
 # the baseline ---------------------------------------------------------------------------------------
