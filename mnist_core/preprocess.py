@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
-from scipy import ndimage
+from scipy import ndimage, stats
 
 MAX_SIDE = 2048  # larger inputs are shrunk first: the digit survives, the work stays bounded
 MIN_CONTRAST = 0.02  # ink must differ from the paper by at least this much (0..1) to count...
@@ -27,6 +27,7 @@ NATIVE = 64  # an image enlarged by repeating pixels is read from its own pixels
 TINY_SIDE = 24  # an image (or its own pixels) under this many pixels a side is enlarged to at least NATIVE
 FLAT_PAPER = 0.15  # one exact colour over this share of the image (and half its border and in every corner) is flat paper
 DESK = 0.6  # a desk beside the page is darker than this share of the way from the darkest pixels to the paper
+EDGE_SHARE = 0.5  # ...along this share of a side at least, its dark run ending on one straight line
 MIN_PART = 0.02  # marks with fewer pixels than this share of the largest mark's are specks or noise
 
 
@@ -401,17 +402,17 @@ def sheet_edges(gray: np.ndarray, margin: float = 2.5) -> np.ndarray | None:
         xs = np.arange(0, cols, step)
         below = view[: rows // 2 + 1, xs] < dark  # a desk never takes more than half the picture
         depth = np.where(below.all(axis=0), rows // 2 + 1, np.argmin(below, axis=0))
-        edge = (depth >= 1) & (depth <= rows // 2)  # where a dark run ends (not in a desk along the next side)
-        if edge.mean() < 0.6:
+        ends = (depth >= 1) & (depth <= rows // 2)  # where a dark run ends (not in a desk along the next side)
+        if ends.sum() < EDGE_SHARE * len(xs):
             continue
         blur = max(2, rows // 100)
-        fit = np.polyfit(xs[edge], depth[edge], 1)
-        near = edge & (np.abs(depth - np.polyval(fit, xs)) <= 2 * blur)
-        if near.sum() < 0.6 * len(xs):
+        slope, intercept = stats.siegelslopes(depth[ends], xs[ends])  # the line most ends lie on (a desk along
+        near = ends & (np.abs(depth - (intercept + slope * xs)) <= 2 * blur)  # the next side, a stroke, are not)
+        if near.sum() < EDGE_SHARE * len(xs):
             continue
-        fit = np.polyfit(xs[near], depth[near], 1)  # again, from the columns on the line alone
+        fit = np.polyfit(xs[near], depth[near], 1)  # the edge, from the ends on the line alone
         beyond = view[np.minimum(np.round(np.polyval(fit, xs[near])).astype(int) + blur, rows - 1), xs[near]]
-        if np.median(beyond) < paper - 0.25 * (paper - dark):  # not paper just past the edge: a soft shadow
+        if np.median(beyond) < (dark + paper) / 2:  # not paper just past the edge: a soft shadow
             continue
         line = np.polyval(fit, np.arange(cols))[None, :] + margin + blur
         mask |= np.arange(rows)[:, None] < line
