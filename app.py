@@ -163,15 +163,16 @@ def reading(prediction, sketch) -> str:
             return ("Too small to read: the strokes run together into a blob. Draw it larger, or pick a thinner "
                     "brush (Brush Size, in the pad's tools).")
         return f"{message.capitalize()}. Draw the whole digit."
-    fat = ("the strokes are very thick for its size, so this may be wrong. Draw it larger, or pick a thinner "
-           "brush (Brush Size)") if too_fat(sketch) else ""
+    fat = too_fat(sketch)
     if prediction.digit is None:  # read, but refused (for example "not a digit"): the bars still show
         line = f"{prediction.message[:1].upper()}{prediction.message[1:]}"
-        return f"{line}. If it is one, {fat}." if fat else f"{line}."
+        return (f"{line}. If it is one, its strokes are very thick for its size: draw it larger, or pick a thinner "
+                "brush (Brush Size)." if fat else f"{line}.")
     note = f" ({prediction.message})" if prediction.message else ""
     top = float(prediction.probs.max())
     if fat:
-        note += f", but {fat}"
+        note += (", but the strokes are very thick for its size, so this may be wrong. Draw it larger, or pick a "
+                 "thinner brush (Brush Size)")
     elif top < UNSURE:
         note += f", but only {100 * top:.0f}% sure: is it a digit? Try it larger and clearer"
     return f"Read as **{prediction.digit}**{note}."

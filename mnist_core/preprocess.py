@@ -24,10 +24,12 @@ STROKE_THIN_TO = 2.6  # what too-thin strokes are thickened to: a typical MNIST 
 INK_MIN = 0.05  # in the evened-out digit, fainter than this is background
 MIN_INK_PIXELS, MIN_INK_SHARE = 30, 0.002  # on noisy paper a digit has this many pixels of ink, and this share
 NATIVE = 64  # an image enlarged by repeating pixels is read from its own pixels when it has at most this many a side
-TINY_SIDE = 24  # an image (or its own pixels) under this many pixels a side is enlarged to at least NATIVE
+TINY_SIDE = 24  # an image (or its own pixels) under this many pixels a side is enlarged to at least NATIVE a side
 FLAT_PAPER = 0.15  # one exact colour over this share of the image (and half its border and in every corner) is flat paper
 DESK = 0.6  # a desk beside the page is darker than this share of the way from the darkest pixels to the paper
 EDGE_SHARE = 0.5  # ...along this share of a side at least, its dark run ending on one straight line
+PAGE_SIDE = 48  # an image (its own pixels) smaller than this a side is cut around the digit, never a photo of a page
+SPECK = 4  # marks of fewer pixels than this (of the image as given) are only a speck
 MIN_PART = 0.02  # marks with fewer pixels than this share of the largest mark's are specks or noise
 
 
@@ -198,7 +200,7 @@ def enlarge(colour: np.ndarray, alpha: np.ndarray | None, k: int) -> tuple[np.nd
     """The image (see native_pixels) enlarged smoothly (bicubic, its overshoot clipped to 0..1) k times, or
     more when it is under TINY_SIDE pixels a side (a low-resolution scan kept at its own size, like the 8x8
     UCI digits): to a longer side of at least NATIVE, for with a few dozen pixels there is no paper to
-    measure lighting and noise on, and a stroke is one pixel wide."""
+    measure lighting and noise on, and a stroke is one pixel wide. A strip one pixel thin stays as it is."""
     side = max(colour.shape[:2])
     if side < TINY_SIDE and min(colour.shape[:2]) > 1:
         k = max(k, -(-NATIVE // side))
@@ -222,31 +224,47 @@ def ink_map(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     return ink_and_noise(colour, alpha)[0]
 
 
-def ink_and_noise(colour: np.ndarray, alpha: np.ndarray | None, flip: bool = False) -> tuple[np.ndarray, float, bool]:
-    """(ink 0..1, the paper's noise as a standard deviation in the same units, whether the polarity was judged).
+@dataclass
+class Photo:
+    """What ink_and_noise judged of a photo or scan: its gray level, what is not the page (or None), and
+    whether its ink is darker than the paper."""
+
+    gray: np.ndarray
+    outside: np.ndarray | None
+    dark_ink: bool
+
+
+def ink_and_noise(colour: np.ndarray, alpha: np.ndarray | None, page: bool = True) -> tuple[np.ndarray, float, Photo | None]:
+    """(ink 0..1, the paper's noise as a standard deviation in the same units, the Photo judged or None).
 
     A transparent background makes the alpha channel the ink. A clean canvas (a border of one colour
     that is also the colour of most of the image), or flat paper that the digit reaches the edges of
     (see flat_paper), is paper of that colour, and a pixel's ink is its largest channel difference from
     it. Anything else is read as a photo or scan: its gray level is taken along its main colour axis
-    (to_gray), black corners left by rotating it are set aside, the polarity and the paper's lighting
-    are found from the whole image (a digit may touch or cross the edges), and the ink is the gray
-    level's distance from the paper; `flip` takes the other polarity than the one judged.
-    The noise is measured on the paper's side of that distance, where strokes never are; a noisy image
-    is smoothed (3x3 mean: white noise divided by 3, strokes kept) and measured again.
+    (to_gray), what is not the page is set aside (off_paper: black corners left by rotating it, and when
+    it may be a photo of a `page`, a desk beyond the sheet's edges), the polarity is judged from the whole
+    image (a digit may touch or cross the edges), and the ink is found by photo_ink.
     """
     if alpha is not None and alpha.min() < 0.5:  # some of it is see-through: what is opaque is the drawing
-        return alpha, 0.0, False
+        return alpha, 0.0, None
     frame = border(colour)
     if (frame == frame[0]).all() and is_majority(colour, frame[0]):  # a clean canvas: skip the statistics
-        return difference(colour, frame[0]), 0.0, False
+        return difference(colour, frame[0]), 0.0, None
     paper = flat_paper(colour, frame)
     if paper is not None:
-        return difference(colour, paper), 0.0, False
-    channels = colour.shape[2]
-    gray = colour[:, :, 0].copy() if channels == 1 else to_gray(colour)
-    outside = off_paper(gray)
-    dark_ink = ink_is_dark(gray, outside) != flip
+        return difference(colour, paper), 0.0, None
+    gray = colour[:, :, 0].copy() if colour.shape[2] == 1 else to_gray(colour)
+    outside = off_paper(gray, page)
+    photo = Photo(gray, outside, ink_is_dark(gray, outside))
+    return (*photo_ink(photo), photo)
+
+
+def photo_ink(photo: Photo, flip: bool = False) -> tuple[np.ndarray, float]:
+    """(ink 0..1, the paper's noise) of a photo: the gray level's distance from the paper's lighting, on the
+    ink's side (the judged polarity, or the other one with `flip`), 0 off the page.
+    The noise is measured on the paper's side of that distance, where strokes never are; a noisy image
+    is smoothed (3x3 mean: white noise divided by 3, strokes kept) and measured again."""
+    gray, outside, dark_ink = photo.gray, photo.outside, photo.dark_ink != flip
     ink = lighting(gray, dark_ink, outside)
     if dark_ink:
         ink -= gray
@@ -258,7 +276,7 @@ def ink_and_noise(colour: np.ndarray, alpha: np.ndarray | None, flip: bool = Fal
     if noise > NOISY * float(ink.max()) and min(ink.shape) >= 3:
         ink = ndimage.uniform_filter(ink, 3)
         noise = paper_noise(ink)
-    return np.clip(ink, 0, 1, out=ink), noise, True
+    return np.clip(ink, 0, 1, out=ink), noise
 
 
 def to_gray(colour: np.ndarray) -> np.ndarray:
@@ -334,9 +352,10 @@ def difference(colour: np.ndarray, paper: np.ndarray) -> np.ndarray:
     return diff
 
 
-def off_paper(gray: np.ndarray) -> np.ndarray | None:
-    """The pixels of a photo that are not the page: black corners left by rotating it, a desk beyond its edges."""
-    corners, desk = rotation_corners(gray), sheet_edges(gray)
+def off_paper(gray: np.ndarray, page: bool = True) -> np.ndarray | None:
+    """The pixels of a photo that are not the page: black corners left by rotating it, and when it may be a
+    photo of a `page`, a desk beyond the sheet's edges."""
+    corners, desk = rotation_corners(gray), sheet_edges(gray) if page else None
     if corners is None or desk is None:
         return desk if corners is None else corners
     return corners | desk
@@ -382,11 +401,11 @@ def sheet_edges(gray: np.ndarray, margin: float = 2.5) -> np.ndarray | None:
     than DESK of the way from the darkest pixels to the paper. A desk along that side starts most columns
     dark, to depths on one straight line (the sheet's edge), with paper just past it. A digit reaching the
     edge darkens a few columns; a shadow's soft edge is not paper just past the line; a stroke clipped along a
-    whole side of a tight crop goes on into the digit (reaches_inside). A crop under 48 pixels a side is cut
-    around the digit, not a photo of a page. The mask reaches `margin` pixels past the line and its blur.
+    whole side of a tight crop goes on into the digit (reaches_inside). The mask reaches `margin` pixels past
+    the line and its blur.
     """
     h, w = gray.shape
-    if min(h, w) < 48:  # a crop this small is cut from a picture around the digit, not a photo of a page
+    if min(h, w) < 16:
         return None
     step = max(1, min(h, w) // 128)
     sample = gray[::step, ::step]
@@ -399,7 +418,7 @@ def sheet_edges(gray: np.ndarray, margin: float = 2.5) -> np.ndarray | None:
     for view, mask, reach in ((gray, outside, wider), (gray[::-1], outside[::-1], wider[::-1]),
                               (gray.T, outside.T, wider.T), (gray.T[::-1], outside.T[::-1], wider.T[::-1])):
         rows, cols = view.shape
-        xs = np.arange(0, cols, step)
+        xs = np.arange(0, cols, max(1, cols // 128))  # about 128 columns: a long side is not slower to fit
         below = view[: rows // 2 + 1, xs] < dark  # a desk never takes more than half the picture
         depth = np.where(below.all(axis=0), rows // 2 + 1, np.argmin(below, axis=0))
         ends = (depth >= 1) & (depth <= rows // 2)  # where a dark run ends (not in a desk along the next side)
@@ -422,15 +441,17 @@ def sheet_edges(gray: np.ndarray, margin: float = 2.5) -> np.ndarray | None:
     return outside
 
 
-def reaches_inside(dark: np.ndarray, band: np.ndarray, near: np.ndarray) -> bool:
-    """Whether the dark marks in a band along an edge go on into the picture (past `near`, a wider band) by
-    over a fifth of their pixels in the band: a digit's stroke clipped by a tight crop goes on into the digit
-    (a 2's base, the top of a 0); a desk beyond the sheet's edge stops there."""
-    labels, _ = ndimage.label(dark)
-    ids = np.unique(labels[band & dark])
-    ids = ids[ids > 0]
-    inside = np.count_nonzero(np.isin(labels[~near], ids))
-    return inside > 0.2 * np.count_nonzero(band & dark)
+def reaches_inside(dark: np.ndarray, band: np.ndarray, wider: np.ndarray) -> bool:
+    """Whether a dark mark in the bands along the edges goes on into the picture, past a `wider` band, by as
+    many pixels as a digit has at least (MIN_INK_PIXELS, MIN_INK_SHARE): a digit's stroke clipped by a tight
+    crop goes on into the digit (a 2's base, the top of a 0), as does one that meets a hard shadow; a desk
+    beyond the sheet's edge stops there."""
+    labels, n = ndimage.label(dark)
+    touching = np.zeros(n + 1, bool)
+    touching[labels[band & dark]] = True
+    touching[0] = False
+    beyond = np.bincount(labels[~wider], minlength=n + 1)
+    return bool((beyond[touching] > max(MIN_INK_PIXELS, MIN_INK_SHARE * dark.size)).any())
 
 
 def leading_run(flags: np.ndarray) -> int:
@@ -757,14 +778,17 @@ def crossings(line, mask: np.ndarray) -> np.ndarray:
     return keep if axis == 0 else keep.T
 
 
-def isolate_digit(ink: np.ndarray, threshold: float | None = None, noisy: bool = False) -> tuple[np.ndarray | None, str]:
+def isolate_digit(ink: np.ndarray, threshold: float | None = None, noisy: bool = False,
+                  speck: float = SPECK) -> tuple[np.ndarray | None, str]:
     """The cropped ink of the largest mark and the strokes that belong to it; specks and other marks removed.
 
     Returns (soft ink 0..1 cropped to the digit, remark) or (None, reason) when there is nothing to read.
     Pixels over `threshold` are ink (found by contrast_threshold when not given). Marks under MIN_PART of
     the largest one's pixels (specks, a photo's noise) are left out: they neither join the digit nor
-    stretch its box. On `noisy` paper the digit must also have MIN_INK_SHARE of the image's pixels over
-    the threshold: what noise and paper texture raise over it comes in small patches.
+    stretch its box. A digit of fewer than `speck` pixels is only a speck (SPECK pixels of the image as
+    given: preprocess scales it by the enlargement of a tiny image). On `noisy` paper the digit must also
+    have MIN_INK_SHARE of the image's pixels over the threshold: what noise and paper texture raise over it
+    comes in small patches.
     """
     if threshold is None:
         threshold = contrast_threshold(ink)
@@ -811,7 +835,7 @@ def isolate_digit(ink: np.ndarray, threshold: float | None = None, noisy: bool =
         keep |= near
         y0, y1, x0, x1 = min(y0, y0s[near].min()), max(y1, y1s[near].max()), min(x0, x0s[near].min()), max(x1, x1s[near].max())
     others = int(np.count_nonzero(~keep & (mass >= 0.15 * mass[main])))
-    if mass[keep].sum() < 4:
+    if mass[keep].sum() < speck:
         return None, "nothing to read: only a speck"
     wanted = np.zeros(n + 1, bool)
     wanted[ids[keep] + 1] = True
@@ -925,12 +949,12 @@ def center_by_mass(patch: np.ndarray, side: int = SIDE) -> np.ndarray:
     return big[h : h + side, w : w + side]
 
 
-def strokes(ink: np.ndarray, noise: float) -> tuple[np.ndarray | None, str]:
+def strokes(ink: np.ndarray, noise: float, speck: float = SPECK) -> tuple[np.ndarray | None, str]:
     """The digit's cropped soft ink from an ink map (see isolate_digit), or None and why there is none."""
     threshold = contrast_threshold(ink, noise)
     if threshold is None:
         return None, "nothing to read: the image is blank"
-    return isolate_digit(without_lines(ink, 0.5 * threshold, clean=noise == 0), threshold, noisy=noise > 0)
+    return isolate_digit(without_lines(ink, 0.5 * threshold, clean=noise == 0), threshold, noisy=noise > 0, speck=speck)
 
 
 def preprocess(image) -> Digit:
@@ -938,11 +962,15 @@ def preprocess(image) -> Digit:
     colour, alpha = to_array(image)
     if colour.size == 0:
         return Digit(None, "nothing to read: the canvas is empty")
-    colour, alpha = enlarge(*native_pixels(colour, alpha))
-    ink, noise, judged = ink_and_noise(colour, alpha)
-    digit, remark = strokes(ink, noise)
-    if digit is None and judged:  # the polarity was a judgement, and a wrong one leaves no ink standing out
-        other, other_remark = strokes(*ink_and_noise(colour, alpha, flip=True)[:2])  # (light paint on a wall)
+    rows = colour.shape[0]
+    colour, alpha, k = native_pixels(colour, alpha)
+    page = min(colour.shape[:2]) >= PAGE_SIDE
+    colour, alpha = enlarge(colour, alpha, k)
+    speck = SPECK * (colour.shape[0] / rows) ** 2  # a speck of the image as given, however enlarged
+    ink, noise, photo = ink_and_noise(colour, alpha, page)
+    digit, remark = strokes(ink, noise, speck)
+    if digit is None and photo is not None:  # the polarity was judged, and a wrong one leaves no ink standing out
+        other, other_remark = strokes(*photo_ink(photo, flip=True), speck)  # (light paint on a wall)
         if other is not None:
             digit, remark = other, other_remark
     if digit is None:

@@ -261,4 +261,4 @@ def test_small_and_fat_drawings_get_honest_words(app_module):
     assert "thick" not in hint  # an ordinary drawing reads without the warning
     refused = sketchpad_value(draw(3, box=(120, 120, 141, 150), width=14))  # small for the brush: not a digit
     _, _, hint, _ = read_sketch(app_module, refused)
-    assert hint.startswith("Not a digit") and "If it is one, the strokes are very thick" in hint and "larger" in hint
+    assert hint.startswith("Not a digit") and "If it is one, its strokes are very thick" in hint and "larger" in hint
