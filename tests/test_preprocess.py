@@ -117,6 +117,16 @@ def test_a_pixel_blocky_enlargement_reads_like_a_smooth_one():
     assert native_pixels(colour, alpha)[0] is colour and enlarge(colour, alpha, 1)[0] is colour
 
 
+@pytest.mark.parametrize("side", [4, 6, 12, 16, 23])
+def test_a_dot_on_a_tiny_image_is_still_only_a_speck(side):
+    """A tiny image is enlarged smoothly before it is read; one dark pixel on it must not become a blob big
+    enough to read (it was read as a 0), nor one light pixel on black."""
+    dark_dot, light_dot = np.full((side, side), 255, np.uint8), np.zeros((side, side), np.uint8)
+    dark_dot[side // 2, side // 2], light_dot[side // 2, side // 2] = 0, 255
+    for image in (dark_dot, light_dot):
+        assert preprocess(image).message == "nothing to read: only a speck"
+
+
 def test_a_bold_digit_cropped_tight_on_white_paper_is_read_against_the_paper():
     """A tight crop of a drawing or a clean scan: the strokes cross every edge, so the border is not all paper.
     The paper is still the one colour that is most of the border and a good part of the image."""
