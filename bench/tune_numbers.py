@@ -26,7 +26,7 @@ from mnist_core.reader import load_model, predict  # noqa: E402
 from read_numbers import edit_distance  # noqa: E402
 
 GRID = dict(CONSIDER=(0.6, 0.8, 1.0, 1.2), PIECE_COST=(0.0, 0.5, 1.0, 2.0), WIDE_FROM=(0.8, 1.0, 1.2),
-            WIDE_COST=(0.0, 0.5, 1.0, 2.0), REFUSED_COST=(0.0, 1.0, 3.0))
+            WIDE_COST=(0.0, 0.5, 1.0, 2.0), REFUSED_COST=(0.0, 1.0, 3.0), ASPECT_COST=(0.0, 0.25, 0.5))
 
 
 def numbers_of(images, labels, n: int, touching: bool, seed: int):
@@ -39,8 +39,8 @@ def numbers_of(images, labels, n: int, touching: bool, seed: int):
 
 
 def read_once(model, canvas, consider: float):
-    """Per group: (width, the number's height, the group's own reading, and its spans read when wider than
-    `consider` of that height)."""
+    """Per group: (width, the number's height, the group's own reading, and its spans (cuts, spans, pieces,
+    readings) read when wider than `consider` of that height)."""
     ink = ink_map(*to_array(canvas))
     groups = numbers.drop_scraps(numbers.join_short(numbers.group_by_overlap(numbers.find_marks(ink))))
     h = max((g.mask.shape[0] for g in groups), default=0)
@@ -48,16 +48,17 @@ def read_once(model, canvas, consider: float):
     out = []
     for g, r in zip(groups, whole):
         w = g.mask.shape[1]
-        cuts, spans, _, readings = numbers.read_spans(model, ink, g, h) if w > consider * h else (None,) * 4
-        out.append((w, h, r, cuts, spans, readings))
+        cuts, spans, pieces, readings = numbers.read_spans(model, ink, g, h) if w > consider * h else (None,) * 4
+        out.append((w, h, r, cuts, spans, pieces, readings))
     return out
 
 
 def text_of(groups) -> str:
     """The text read_number gives for these groups under numbers.py's current settings."""
     chosen = []
-    for w, h, whole, cuts, spans, readings in groups:
-        path = numbers.best_path(cuts, spans, readings, h) if cuts is not None and w > numbers.CONSIDER * h else []
+    for w, h, whole, cuts, spans, pieces, readings in groups:
+        cut = cuts is not None and w > numbers.CONSIDER * h
+        path = numbers.best_path(cuts, spans, pieces, readings, h) if cut else []
         chosen += [readings[k] for k in path] if path else [whole]
     return "".join("?" if r.digit is None else str(r.digit) for r in chosen if r.probs is not None)
 

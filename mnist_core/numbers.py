@@ -4,8 +4,8 @@ image -> ink map (preprocess.to_array + ink_map) -> connected marks, specks drop
 horizontal extents overlap grouped into one digit (a two-stroke 5, a 7's crossbar) -> groups much shorter than the
 number joined to a neighbour they overlap or nearly touch (a 5's bar drawn apart, a broken stroke), scraps still too
 short to be a digit dropped -> each group cut into the pieces that read best as digits (touching digits; one piece
-when it reads best whole), sizes judged against the number's height -> every digit's crop read by reader.predict
-in one batch -> Number.
+when it reads best whole; a piece much wider than its digit usually is, two digits read as one, pays for it), sizes
+judged against the number's height -> every digit's crop read by reader.predict in one batch -> Number.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +28,8 @@ JOIN_GAP = 0.05  # ...when it overlaps a neighbour or comes within this share of
 TINY = 1 / 3  # a group still under this share of the number's height is a scrap, left out like a speck (the shortest
 # whole digit in those numbers was 0.37 of the tallest; scraps broken off a digit, read alone, come out as 1s)
 CONSIDER = 0.8  # a group narrower than this times the number's height is one digit, never cut
-STEP = 0.125  # touching digits may be cut once in every stretch this share of the number's height wide
+STEP = 0.08  # touching digits may be cut once in every stretch this share of the number's height wide (0.125 before
+# ASPECT_COST: 0.08 read 162 of 300 touching validation numbers exactly against 150, gapped alike, twice the spans read)
 MIN_SIDE, MAX_SIDE = 0.25, 1.4  # widths a piece may have, in number heights (a narrow 1 is about 0.3)
 # (heights are the number's, not the group's: a squat 2 or 4 is as wide as the others, not two digits side by side)
 PIECE_COST = 0.0  # each piece's cost (log-probability), a handle against cutting one digit in two
@@ -38,11 +39,21 @@ REFUSED_COST = 1.0  # a piece predict refuses as "not a digit" pays this on top 
 # digits, MNIST train[-5000:], from bench/tune_numbers.py's grid of 576 settings, and still first on its 200 gapped and
 # 100 touching numbers once heights became the number's;
 # width alone decides poorly: 1% of MNIST digits are wider than 1.25 times their height, a touching 1 is narrow)
-SINGLE, CUT_COST = 0.9, 0.5  # a group narrower than SINGLE heights is most likely one wide digit, and each of its
+SINGLE, CUT_COST = 1.1, 0.5  # a group narrower than SINGLE heights is most likely one wide digit, and each of its
 # pieces pays CUT_COST more: else halves read as confidently as the whole cut it in two (1920 read as 19120). 95% of
 # single validation digits are narrower than 0.98 heights, 95% of two touching ones wider than 0.81; chosen from
 # SINGLE 0.9-1.2 and CUT_COST 0.01-2 on 300 gapped and 150 touching validation numbers, two draws: gapped exact
-# up 0.7 to 1.3 points, touching unchanged (CUT_COST 0.1 to 1 alike; wider SINGLE cost touching numbers)
+# up 0.7 to 1.3 points, touching unchanged (CUT_COST 0.1 to 1 alike; wider SINGLE cost touching numbers). SINGLE 1.1
+# since ASPECT_COST (0.9, 1.0, 1.1 tried, validation seeds 0 and 1): gapped 293 of 300 exact against 287 at 0.9 (the
+# aspect cost tips wide single digits into two pieces there), touching 172 against 174
+# log(width / height) of MNIST training digits (train[:-5000], ink brighter than 80 of 255): mean and spread per digit
+ASPECT_MEAN = np.array([-0.11, -0.95, -0.08, -0.24, -0.25, -0.08, -0.34, -0.27, -0.29, -0.40])
+ASPECT_SPREAD = np.array([0.20, 0.47, 0.22, 0.22, 0.22, 0.27, 0.22, 0.22, 0.23, 0.21])
+ASPECT_FROM, ASPECT_COST = 1.5, 0.25  # a piece wider than ASPECT_FROM spreads above its digit's mean pays ASPECT_COST
+# per squared spread beyond: two touching digits read as one ("442" as "42": "44" reads 4 at p 1.00) are wide for
+# that digit. Chosen on 300 gapped and 300 touching validation numbers (seeds 0 and 1) from ASPECT_COST 0.25-1,
+# ASPECT_FROM 1.5 or 2, too wide only or too narrow as well (no better): touching exact 160 -> 172 of 300 at SINGLE 1.1,
+# gapped 294 -> 293
 MARGIN = 4  # paper (pixels) around each digit's crop, so predict sees the ink surrounded by paper
 
 
@@ -191,7 +202,7 @@ def best_pieces(model, ink: np.ndarray, group: Part, height: int) -> list[Part]:
     if group.mask.shape[1] <= CONSIDER * height:
         return [group]
     cuts, spans, pieces, readings = read_spans(model, ink, group, height)
-    chosen = best_path(cuts, spans, readings, height)
+    chosen = best_path(cuts, spans, pieces, readings, height)
     return [pieces[k] for k in chosen] if chosen else [group]
 
 
@@ -206,26 +217,38 @@ def read_spans(model, ink: np.ndarray, group: Part, height: int):
     return cuts, spans, pieces, predict(model, [crop(ink, p) for p in pieces])
 
 
-def piece_score(reading: Prediction, width: int, height: int) -> float | None:
+def piece_score(reading: Prediction, piece: Part, width: int, height: int) -> float | None:
     """How well a piece reads as one digit: log p of predict's top probability, less PIECE_COST, less
     WIDE_COST per height its width exceeds WIDE_FROM of the height, less REFUSED_COST when predict refuses it
-    as not a digit (half a digit, two halves side by side). None for a piece with nothing to read."""
+    as not a digit (half a digit, two halves side by side), less ASPECT_COST per squared too_wide. None for a
+    piece with nothing to read."""
     if reading.probs is None:
         return None
     wide = max(0.0, width / height - WIDE_FROM)
     refused = REFUSED_COST if reading.refused else 0.0
-    return float(np.log(max(float(reading.probs.max()), 1e-12))) - PIECE_COST - WIDE_COST * wide - refused
+    odd = ASPECT_COST * too_wide(piece, int(np.argmax(reading.probs))) ** 2
+    return float(np.log(max(float(reading.probs.max()), 1e-12))) - PIECE_COST - WIDE_COST * wide - refused - odd
 
 
-def best_path(cuts: list[int], spans: list[tuple[int, int]], readings: list[Prediction], h: int) -> list[int]:
+def too_wide(piece: Part, digit: int) -> float:
+    """Spreads by which the piece's log(width / height) exceeds ASPECT_FROM spreads above that digit's mean
+    (0 within): a 4 half again as wide as it is tall is rare (3 spreads above), two touching 4s read as one are
+    wider still."""
+    h, w = piece.mask.shape
+    spreads = (np.log(w / h) - ASPECT_MEAN[digit]) / ASPECT_SPREAD[digit]
+    return max(0.0, float(spreads) - ASPECT_FROM)
+
+
+def best_path(cuts: list[int], spans: list[tuple[int, int]], pieces: list[Part], readings: list[Prediction],
+              h: int) -> list[int]:
     """Dynamic programming over the cut positions: the indices (into spans) of the pieces, left to right,
     whose piece_scores (less CUT_COST each in a group narrower than SINGLE of the height h) have the best total,
     from the first cut to the last; [] when no path reaches the end."""
     last = len(cuts) - 1
     extra = CUT_COST if cuts[last] < SINGLE * h else 0.0
     score = {}
-    for k, ((i, j), r) in enumerate(zip(spans, readings)):
-        s = piece_score(r, cuts[j] - cuts[i], h)
+    for k, ((i, j), p, r) in enumerate(zip(spans, pieces, readings)):
+        s = piece_score(r, p, cuts[j] - cuts[i], h)
         if s is not None:
             score[i, j] = s - extra, k
     best, back = {0: 0.0}, {}
