@@ -398,8 +398,9 @@ def sheet_edges(gray: np.ndarray, margin: float = 2.5) -> np.ndarray | None:
     edge is in view.
 
     Along each side of the image, every column (or row) is followed in from the edge while it stays darker
-    than DESK of the way from the darkest pixels to the paper. A desk along that side starts most columns
-    dark, to depths on one straight line (the sheet's edge), with paper just past it. A digit reaching the
+    than DESK of the way from the darkest pixels to the paper. A desk along that side starts at least
+    EDGE_SHARE of the columns dark, to depths on one straight line (the sheet's edge, found by repeated
+    medians so that a desk along the next side does not tilt it), with paper just past it. A digit reaching the
     edge darkens a few columns; a shadow's soft edge is not paper just past the line; a stroke clipped along a
     whole side of a tight crop goes on into the digit (reaches_inside). The mask reaches `margin` pixels past
     the line and its blur.
