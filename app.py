@@ -527,14 +527,15 @@ def model_details(choice=None) -> str:
     if c is None:
         return f"No model could be loaded: {MODELS.problem}."
     t = c.train_config
-    precision = f", {c.metrics['precision']}" if "precision" in c.metrics else ""
+    trained_in = c.metrics.get("precision")  # of the training, and of the test figure it recorded
+    precision = f", {trained_in}" if trained_in else ""
+    measured = (f" (measured in {trained_in} as trained; Explore checks it in float32)"
+                if trained_in not in (None, "float32") else "")
     val = c.metrics.get("val_acc")
     val = f" · accuracy {100 * val:.2f}% on the 5,000 held-out training digits" if isinstance(val, (int, float)) else ""
     warning = f"\n\nNote: {MODELS.problem}" if MODELS.problem else ""
     whose = ("the server's default" if MODELS.default is not None and c.path == MODELS.default.path
              else "this page's choice; other pages keep theirs")
-    measured = c.metrics.get("precision", "float32")  # the test figure was measured in the training's precision
-    measured = f" (measured in {measured} as trained; Explore checks it in float32)" if measured != "float32" else ""
     return (f"`{c.path.name}` ({whose}): test accuracy **{accuracy_of(c)}**{measured} on the 10,000 MNIST test "
             f"digits{val} · "
             f"{count_parameters(c.model):,} parameters · trained {c.created[:16].replace('T', ' ')} UTC on {c.device}"
