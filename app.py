@@ -14,6 +14,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 from scipy import ndimage
 
 from mnist_core.checkpoint import SHIPPED, CheckpointError
@@ -27,8 +28,9 @@ from mnist_core.model import count_parameters
 from mnist_core.neighbours import index_when_ready
 from mnist_core.numbers import read_number
 from mnist_core.probe import LIMITS, Probe
-from mnist_core.pictures import RIGHT, WRONG, confusion_figure, enlarge, framed, message_card, probability_card, sheet
-from mnist_core.reader import open_image
+from mnist_core.pictures import (RIGHT, WRONG, confusion_figure, enlarge, framed, message_card, number_picture,
+                                 probability_card, sheet)
+from mnist_core.reader import Prediction, open_image
 from mnist_core.preprocess import ImageError
 from mnist_core.registry import ModelRegistry
 from mnist_core.remote import gpu_seconds, train_plain
@@ -93,22 +95,41 @@ def page_model(choice):
 
 def read_sketch(sketch, choice=None):
     """Sketchpad value -> (probabilities for gr.Label, greyed when refused; what the network saw; a line in words;
-    the 28x28 for the inside section). A drawing of several digits reads as a whole number, with the bars for its
-    largest digit; one digit reads as a plain prediction."""
+    the 28x28 for the inside section; the number's picture, shown only for several digits). A drawing of several digits reads as a whole number, with the bars for its
+    largest digit; one digit reads as a plain prediction. One mark much wider than tall may be digits that touch:
+    it reads as a number when the line reader finds several digits in it and none is refused, else as one mark."""
     try:
         checkpoint = page_model(choice)
         prediction = MODELS.predict(sketch, checkpoint.path)
-        number = read_number(checkpoint.model, sketch) if maybe_several(sketch, prediction) else None
+        several = maybe_several(sketch, prediction)
+        number = read_number(checkpoint.model, sketch) if several or is_wide(sketch) else None
     except (ImageError, CheckpointError) as e:
-        return gr.Label({}, elem_classes=[]), None, f"Cannot read it: {plain(str(e))}", None
-    if number is not None and len(number.digits) > 1:
+        return gr.Label({}, elem_classes=[]), None, f"Cannot read it: {plain(str(e))}", None, gr.update(visible=False)
+    picture = gr.update(value=None, visible=False)
+    if number is not None and len(number.digits) > 1 and (several or "?" not in number.text):
         largest = max(range(len(number.digits)), key=lambda i: box_area(number.boxes[i]))
         prediction, line = number.digits[largest], number_line(number, largest)
+        picture = gr.update(value=number_view(sketch, number), visible=True)  # gr.update: see inside_section
     else:
         line = reading(prediction, sketch)
     refused = prediction.probs is not None and prediction.digit is None
     return gr.Label(prediction.as_label(), elem_classes=["refused"] if refused else [], show_heading=not refused), \
-        enlarge(prediction.pixels) if prediction.pixels is not None else None, line, prediction.pixels
+        enlarge(prediction.pixels) if prediction.pixels is not None else None, line, prediction.pixels, picture
+
+
+def number_view(sketch, number):
+    """The drawing with each digit's box and label, and a card per digit: its 28x28 and its top probabilities."""
+    labels = ["?" if p.digit is None else str(p.digit) for p in number.digits]
+    cards = [enlarge(p.pixels if p.pixels is not None else np.zeros((28, 28), np.float32), 3) for p in number.digits]
+    return number_picture(Image.fromarray(np.asarray(sketch["composite"])), number.boxes, labels, cards,
+                          [top_two(p) for p in number.digits])
+
+
+def top_two(prediction: Prediction) -> str:
+    """The two likeliest digits and their probabilities, "7 98% · 1 2%"; "not a digit" first when refused."""
+    best = np.argsort(prediction.probs)[::-1][:2]
+    words = " · ".join(f"{d} {100 * prediction.probs[d]:.0f}%" for d in best)
+    return f"not a digit: {words}" if prediction.digit is None else words
 
 
 SPECK = 0.02  # a stretch of ink holding less than this share of the drawing's ink is a speck, not a mark
@@ -123,14 +144,34 @@ def maybe_several(sketch, prediction) -> bool:
     return "several marks" in prediction.message or len(ink_stretches(sketch)) > 1
 
 
+WIDE = 1.2  # ink this many times wider than tall may be several digits that touch: one digit seldom is
+
+
+def sketch_ink(sketch) -> np.ndarray | None:
+    """Which pixels of a Sketchpad value are ink (darker than mid-gray), or None for none or another kind of image."""
+    composite = sketch.get("composite") if isinstance(sketch, dict) else None
+    if composite is None:
+        return None
+    ink = np.asarray(composite)
+    return (ink if ink.ndim == 2 else ink[..., :3].mean(axis=2)) < 128
+
+
+def is_wide(sketch) -> bool:
+    """Whether a Sketchpad value's ink is more than WIDE times as wide as it is tall."""
+    ink = sketch_ink(sketch)
+    if ink is None:
+        return False
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    return rows.size > 0 and cols[-1] - cols[0] + 1 > WIDE * (rows[-1] - rows[0] + 1)
+
+
 def ink_stretches(sketch) -> list[tuple[int, int]]:
     """The (first, last + 1) columns of each stretch of a Sketchpad value's ink with blank columns either side,
     specks left out; [] for none."""
-    composite = sketch.get("composite") if isinstance(sketch, dict) else None
-    if composite is None:
+    ink = sketch_ink(sketch)
+    if ink is None:
         return []
-    ink = np.asarray(composite)
-    per_column = ((ink if ink.ndim == 2 else ink[..., :3].mean(axis=2)) < 128).sum(axis=0)
+    per_column = ink.sum(axis=0)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], per_column > 0, [0]]).astype(np.int8)))
     stretches = list(zip(edges[::2], edges[1::2]))
     total = per_column.sum()
@@ -192,11 +233,9 @@ def too_fat(sketch) -> bool:
 def ink_shape(sketch) -> tuple[int, float]:
     """The longer side of the ink on a Sketchpad value and its typical stroke width, in pad pixels ((0, 0) for
     none or another kind of image). Across a stroke the distance to its edge averages a quarter of its width."""
-    composite = sketch.get("composite") if isinstance(sketch, dict) else None
-    if composite is None:
+    ink = sketch_ink(sketch)
+    if ink is None:
         return 0, 0.0
-    ink = np.asarray(composite)
-    ink = (ink if ink.ndim == 2 else ink[..., :3].mean(axis=2)) < 128
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if rows.size == 0:
         return 0, 0.0
@@ -327,6 +366,38 @@ def predict_image(path: str) -> dict:
     return {"label": None if prediction.digit is None else str(prediction.digit),
             "confidences": [{"label": d, "confidence": p} for d, p in confidences],
             "message": prediction.message}
+
+
+def read_number_image(path: str) -> dict:
+    """Read every handwritten digit in an image, left to right: a number drawn, photographed or scanned.
+
+    Runs the server's default digit network, and a line reader where digits touch, on the CPU. Digits drawn in
+    several strokes are grouped; digits that touch are split.
+
+    Args:
+        path: the image file (PNG, JPEG, BMP, GIF or WebP) holding a number, or a single digit.
+
+    Returns:
+        {"text": the digits read as a string ("?" for a mark that is not a digit, "" when nothing is read);
+        "digits": one entry per digit, left to right: {"label": the digit as a string or null when refused,
+        "confidence": its probability, "confidences": [{"label", "confidence"}, ...] for all ten, most likely
+        first, "box": [x0, y0, x1, y1] in the image's pixels, "message": "" or a remark}; "message": "" or why
+        (for example "nothing to read: the image is blank")}.
+    """
+    if path is None:
+        raise gr.Error("no image given", print_exception=False)
+    try:
+        number = read_number(MODELS.model(), path)
+    except (ImageError, CheckpointError) as e:
+        raise gr.Error(plain(str(e)), print_exception=False) from None
+    digits = []
+    for prediction, box in zip(number.digits, number.boxes):
+        confidences = sorted(prediction.as_label().items(), key=lambda kv: -kv[1])
+        digits.append({"label": None if prediction.digit is None else str(prediction.digit),
+                       "confidence": confidences[0][1], "confidences": [{"label": d, "confidence": p}
+                                                                      for d, p in confidences],
+                       "box": [int(v) for v in box], "message": prediction.message})
+    return {"text": number.text, "digits": digits, "message": number.message}
 
 
 # Train -------------------------------------------------------------------------------------------
@@ -689,6 +760,8 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
                                                 show_label=False, scale=0, min_width=112, container=False)
                         gr.Markdown("<small>What the network sees: your drawing as a 28×28 MNIST-style input."
                                     "</small>", elem_id="seen-title", min_width=150)
+                    number_picture_view = gr.Image(elem_id="number", type="pil", format="png", interactive=False,
+                                                   buttons=[], show_label=False, container=False, visible=False)
                     probs = gr.Label(num_top_classes=10, show_label=False, elem_id="probs")
                     gr.Markdown("<small>A small digit? Brush Size, in the pad's tools, draws thinner strokes.</small>",
                                 elem_id="draw-notes")
@@ -771,12 +844,13 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
             gr.Markdown("**The mistakes**, most confident first: what the model read, and what the digit is")
             mistakes_gallery = gr.Image(type="pil", interactive=False, show_label=False, elem_id="mistakes",
                                         buttons=["fullscreen"])
-    with gr.Row(visible=False):  # the public API: one image in, the digit with its confidences out
+    with gr.Row(visible=False):  # the public API: one image in, the digit (or the number) with its confidences out
         api_image = gr.File(type="filepath")  # opened by open_image(), which explains unreadable files
         api_answer = gr.JSON()
         api_button = gr.Button()
+        number_button = gr.Button()
 
-    draw_outputs = [probs, network_view, hint, drawn]
+    draw_outputs = [probs, network_view, hint, drawn, number_picture_view]
     inside_inputs = [drawn, choice, inside_open, *sliders]
     inside_outputs = [*inside_images, *inside_captions, inside_status, inside_timer]
     inside_args = dict(concurrency_limit=4, show_progress="hidden", api_visibility="private",
@@ -797,6 +871,7 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
     example.change(read_uploads, [example, choice, screen], upload_outputs, concurrency_limit=4, js=WITH_SCREEN,
                    api_visibility="private")
     api_button.click(predict_image, api_image, api_answer, api_name="predict", concurrency_limit=8)
+    number_button.click(read_number_image, api_image, api_answer, api_name="read_number", concurrency_limit=8)
 
     poll_outputs = [loss_plot, acc_plot, status, models, model_box, model_card, timer, seen, choice]
     # /train and /stop stay callable by API clients but are left out of the API page and of the MCP tools
@@ -816,7 +891,7 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
                                                     check_summary], js=WITH_SCREEN, api_visibility="private")
 
 # show_error: a client sent text where a number goes, say, is told so instead of a generic failure.
-# mcp_server: /predict is also a tool for AI assistants, at /gradio_api/mcp (training is not a tool).
+# mcp_server: /predict and /read_number are also tools for AI assistants, at /gradio_api/mcp (training is not a tool).
 LAUNCH = dict(js=PAGE_JS, css=CSS, max_file_size="10mb", show_error=True, footer_links=["api", "gradio"],
               theme=gr.themes.Soft(), mcp_server=True)
 

@@ -3,9 +3,9 @@
 image -> ink map (preprocess.to_array + ink_map) -> connected marks, specks dropped -> marks whose
 horizontal extents overlap grouped into one digit (a two-stroke 5, a 7's crossbar) -> groups much shorter than the
 number joined to a neighbour they overlap or nearly touch (a 5's bar drawn apart, a broken stroke), scraps still too
-short to be a digit dropped -> each group cut into the pieces that read best as digits (touching digits; one piece
-when it reads best whole; a piece much wider than its digit usually is, two digits read as one, pays for it), sizes
-judged against the number's height -> every digit's crop read by reader.predict in one batch -> Number.
+short to be a digit dropped -> a group too wide to be one digit read by the line reader (mnist_core.line_reader),
+which finds touching digits and reads them with their neighbours; a group it reads as one digit, and every narrower
+group, is read from its own crop by reader.predict, in one batch -> Number.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +14,9 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .preprocess import ink_map, to_array
-from .reader import Prediction, open_image, predict
+from .line_reader import LineNet, read_line, shipped_line_reader
+from .preprocess import ink_map, preprocess, to_array
+from .reader import Prediction, judged, open_image, predict
 
 MIN_INK = 0.15  # ink weaker than this (0..1) is paper, whatever the brightest pixel
 INK_SHARE = 0.25  # ...and so is ink under this share of the brightest pixel (anti-aliased fringes, photo noise)
@@ -27,33 +28,7 @@ JOIN_GAP = 0.05  # ...when it overlaps a neighbour or comes within this share of
 # validation numbers such pieces overlapped or came within 0.05, or were scraps; whole short digits stood 0.11 apart)
 TINY = 1 / 3  # a group still under this share of the number's height is a scrap, left out like a speck (the shortest
 # whole digit in those numbers was 0.37 of the tallest; scraps broken off a digit, read alone, come out as 1s)
-CONSIDER = 0.8  # a group narrower than this times the number's height is one digit, never cut
-STEP = 0.08  # touching digits may be cut once in every stretch this share of the number's height wide (0.125 before
-# ASPECT_COST: 0.08 read 162 of 300 touching validation numbers exactly against 150, gapped alike, twice the spans read)
-MIN_SIDE, MAX_SIDE = 0.25, 1.4  # widths a piece may have, in number heights (a narrow 1 is about 0.3)
-# (heights are the number's, not the group's: a squat 2 or 4 is as wide as the others, not two digits side by side)
-PIECE_COST = 0.0  # each piece's cost (log-probability), a handle against cutting one digit in two
-WIDE_FROM, WIDE_COST = 1.2, 0.5  # a piece wider than WIDE_FROM heights pays WIDE_COST per height beyond
-REFUSED_COST = 1.0  # a piece predict refuses as "not a digit" pays this on top of its log-probability
-# (chosen for the calibrated model with a 'not a digit' threshold on 200 gapped and 60 touching numbers of validation
-# digits, MNIST train[-5000:], from bench/tune_numbers.py's grid of 576 settings, and still first on its 200 gapped and
-# 100 touching numbers once heights became the number's;
-# width alone decides poorly: 1% of MNIST digits are wider than 1.25 times their height, a touching 1 is narrow)
-SINGLE, CUT_COST = 1.1, 0.5  # a group narrower than SINGLE heights is most likely one wide digit, and each of its
-# pieces pays CUT_COST more: else halves read as confidently as the whole cut it in two (1920 read as 19120). 95% of
-# single validation digits are narrower than 0.98 heights, 95% of two touching ones wider than 0.81; chosen from
-# SINGLE 0.9-1.2 and CUT_COST 0.01-2 on 300 gapped and 150 touching validation numbers, two draws: gapped exact
-# up 0.7 to 1.3 points, touching unchanged (CUT_COST 0.1 to 1 alike; wider SINGLE cost touching numbers). SINGLE 1.1
-# since ASPECT_COST (0.9, 1.0, 1.1 tried, validation seeds 0 and 1): gapped 293 of 300 exact against 287 at 0.9 (the
-# aspect cost tips wide single digits into two pieces there), touching 172 against 174
-# log(width / height) of MNIST training digits (train[:-5000], ink brighter than 80 of 255): mean and spread per digit
-ASPECT_MEAN = np.array([-0.11, -0.95, -0.08, -0.24, -0.25, -0.08, -0.34, -0.27, -0.29, -0.40])
-ASPECT_SPREAD = np.array([0.20, 0.47, 0.22, 0.22, 0.22, 0.27, 0.22, 0.22, 0.23, 0.21])
-ASPECT_FROM, ASPECT_COST = 1.5, 0.25  # a piece wider than ASPECT_FROM spreads above its digit's mean pays ASPECT_COST
-# per squared spread beyond: two touching digits read as one ("442" as "42": "44" reads 4 at p 1.00) are wide for
-# that digit. Chosen on 300 gapped and 300 touching validation numbers (seeds 0 and 1) from ASPECT_COST 0.25-1,
-# ASPECT_FROM 1.5 or 2, too wide only or too narrow as well (no better): touching exact 160 -> 172 of 300 at SINGLE 1.1,
-# gapped 294 -> 293
+CONSIDER = 0.8  # a group narrower than this times the number's height is one digit, never given to the line reader
 MARGIN = 4  # paper (pixels) around each digit's crop, so predict sees the ink surrounded by paper
 
 
@@ -89,8 +64,9 @@ class Part:
         return self.x0, self.y0, self.x1, self.y1
 
 
-def read_number(model, image) -> Number:
-    """Every digit in `image` (anything predict takes: PIL, numpy, Sketchpad dict, path), left to right.
+def read_number(model, image, lines: LineNet | None = None) -> Number:
+    """Every digit in `image` (anything predict takes: PIL, numpy, Sketchpad dict, path), left to right, read by
+    the digit network `model` and, where digits touch, the line reader `lines` (the shipped one when None).
 
     Raises ImageError for an input that is not an image, as predict does.
     """
@@ -102,10 +78,14 @@ def read_number(model, image) -> Number:
     ink = ink_map(colour, alpha) if colour.size else np.zeros((0, 0), np.float32)
     groups = join_short(group_by_overlap(find_marks(ink)))
     kept = drop_scraps(groups)
-    parts = split_touching(model, ink, kept)
+    parts = split_touching(lines or shipped_line_reader(), ink, kept)
     if not parts:
         return whole_image(model, image, size)
-    readings = predict(model, [crop(ink, p) for p in parts])  # the one batch that gives the digits
+    alone = [i for i, (_, r) in enumerate(parts) if r is None]
+    readings = [r for _, r in parts]
+    for i, r in zip(alone, predict(model, [crop(ink, parts[i][0]) for i in alone])):  # one batch for these
+        readings[i] = r
+    parts = [p for p, _ in parts]
     scale = (size[0] / ink.shape[1], size[1] / ink.shape[0])
     return assemble(readings, [scaled(p.box, scale) for p in parts], len(groups) - len(kept))
 
@@ -179,90 +159,30 @@ def union(a: Part, b: Part) -> Part:
     return Part(x0, y0, mask)
 
 
-def split_touching(model, ink: np.ndarray, groups: list[Part]) -> list[Part]:
-    """Every group replaced by the digits it reads best as: itself, or pieces of it (touching digits), sizes
-    judged against the number's height (its tallest group's)."""
+def split_touching(lines: LineNet, ink: np.ndarray, groups: list[Part]) -> list[tuple[Part, Prediction | None]]:
+    """Every group as the digits it holds, each with the line reader's reading, or None where the group is one
+    digit for the digit network to read: it is narrower than CONSIDER of the number's height (its tallest group's),
+    or the line reader reads one digit (or none) in it."""
     height = max((g.mask.shape[0] for g in groups), default=0)
-    return [piece for g in groups for piece in best_pieces(model, ink, g, height)]
+    out = []
+    for g in groups:
+        chars = read_line(lines, window(ink, g)[:, 1:-1]) if g.mask.shape[1] > CONSIDER * height else []
+        if len(chars) < 2:
+            out.append((g, None))
+            continue
+        for c in chars:
+            piece = trim(g.x0 + c.x0, g.y0, g.mask[:, c.x0 : c.x1])
+            if piece.mask.size:
+                out.append((piece, line_reading(c.probs, ink, piece, lines.threshold)))
+    return out
 
 
-def cut_positions(mask: np.ndarray, height: int) -> list[int]:
-    """Where a group may be cut: its two ends and, in every stretch of STEP of the number's height, the column
-    with the least ink (where touching digits meet)."""
-    w = mask.shape[1]
-    step = max(1, round(STEP * height))
-    ink = mask.sum(axis=0)
-    inner = [a + int(np.argmin(ink[a : a + step])) for a in range(step, w - step, step)]
-    return [0, *inner, w]
-
-
-def best_pieces(model, ink: np.ndarray, group: Part, height: int) -> list[Part]:
-    """The group cut into the pieces that read best (touching digits), or the group itself: a group narrower
-    than CONSIDER of the number's height is one digit without reading."""
-    if group.mask.shape[1] <= CONSIDER * height:
-        return [group]
-    cuts, spans, pieces, readings = read_spans(model, ink, group, height)
-    chosen = best_path(cuts, spans, pieces, readings, height)
-    return [pieces[k] for k in chosen] if chosen else [group]
-
-
-def read_spans(model, ink: np.ndarray, group: Part, height: int):
-    """Every stretch (i, j) between two cut_positions that could be a digit (MIN_SIDE to MAX_SIDE of the
-    number's height wide, or the whole group), its piece of ink and predict's reading, all in one batch."""
-    cuts = cut_positions(group.mask, height)
-    last = len(cuts) - 1
-    spans = [(i, j) for i in range(last) for j in range(i + 1, last + 1)
-             if (i, j) == (0, last) or MIN_SIDE * height <= cuts[j] - cuts[i] <= MAX_SIDE * height]
-    pieces = [trim(group.x0 + cuts[i], group.y0, group.mask[:, cuts[i] : cuts[j]]) for i, j in spans]
-    return cuts, spans, pieces, predict(model, [crop(ink, p) for p in pieces])
-
-
-def piece_score(reading: Prediction, piece: Part, width: int, height: int) -> float | None:
-    """How well a piece reads as one digit: log p of predict's top probability, less PIECE_COST, less
-    WIDE_COST per height its width exceeds WIDE_FROM of the height, less REFUSED_COST when predict refuses it
-    as not a digit (half a digit, two halves side by side), less ASPECT_COST per squared too_wide. None for a
-    piece with nothing to read."""
-    if reading.probs is None:
-        return None
-    wide = max(0.0, width / height - WIDE_FROM)
-    refused = REFUSED_COST if reading.refused else 0.0
-    odd = ASPECT_COST * too_wide(piece, int(np.argmax(reading.probs))) ** 2
-    return float(np.log(max(float(reading.probs.max()), 1e-12))) - PIECE_COST - WIDE_COST * wide - refused - odd
-
-
-def too_wide(piece: Part, digit: int) -> float:
-    """Spreads by which the piece's log(width / height) exceeds ASPECT_FROM spreads above that digit's mean
-    (0 within): a 4 half again as wide as it is tall is rare (3 spreads above), two touching 4s read as one are
-    wider still."""
-    h, w = piece.mask.shape
-    spreads = (np.log(w / h) - ASPECT_MEAN[digit]) / ASPECT_SPREAD[digit]
-    return max(0.0, float(spreads) - ASPECT_FROM)
-
-
-def best_path(cuts: list[int], spans: list[tuple[int, int]], pieces: list[Part], readings: list[Prediction],
-              h: int) -> list[int]:
-    """Dynamic programming over the cut positions: the indices (into spans) of the pieces, left to right,
-    whose piece_scores (less CUT_COST each in a group narrower than SINGLE of the height h) have the best total,
-    from the first cut to the last; [] when no path reaches the end."""
-    last = len(cuts) - 1
-    extra = CUT_COST if cuts[last] < SINGLE * h else 0.0
-    score = {}
-    for k, ((i, j), p, r) in enumerate(zip(spans, pieces, readings)):
-        s = piece_score(r, p, cuts[j] - cuts[i], h)
-        if s is not None:
-            score[i, j] = s - extra, k
-    best, back = {0: 0.0}, {}
-    for j in range(1, last + 1):
-        options = [(best[i] + score[i, j][0], i) for i in range(j) if i in best and (i, j) in score]
-        if options:
-            best[j], back[j] = max(options)
-    if last not in best:
-        return []
-    path, j = [], last
-    while j:
-        path.append(score[back[j], j][1])
-        j = back[j]
-    return path[::-1]
+def line_reading(probs: np.ndarray, ink: np.ndarray, piece: Part, threshold: float | None) -> Prediction:
+    """A Prediction of the line reader's probabilities for one of the touching digits it read, with the 28x28 that
+    preprocessing makes of its piece of the line (to show; the probabilities are the line reader's, which saw
+    the digit with its neighbours), refused as "not a digit" under the line reader's own threshold."""
+    pixels = preprocess(crop(ink, piece)).pixels
+    return judged(Prediction(probs, pixels, "read with the digits it touches"), threshold)
 
 
 def trim(x0: int, y0: int, mask: np.ndarray) -> Part:
@@ -273,19 +193,26 @@ def trim(x0: int, y0: int, mask: np.ndarray) -> Part:
     return Part(x0 + cols[0], y0 + rows[0], mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
 
 
-def crop(ink: np.ndarray, part: Part) -> np.ndarray:
-    """The part's ink (soft values kept, other marks inside its box removed) on black paper, centred in a square
-    with a margin: white ink on black, 0..1, the form predict reads like any other image. Square, so paper is
-    most of it: a fat 1 cropped to its box is mostly ink, and preprocessing would take the ink for paper."""
-    grown = ndimage.binary_dilation(np.pad(part.mask, 1))  # the anti-aliased fringe just outside the mask
+def window(ink: np.ndarray, part: Part) -> np.ndarray:
+    """The part's ink (soft values kept, other marks inside its box removed) on black paper, with the box grown
+    by one pixel on each side for the anti-aliased fringe just outside the mask."""
+    grown = ndimage.binary_dilation(np.pad(part.mask, 1))
     y0, x0 = part.y0 - 1, part.x0 - 1
-    window = np.zeros(grown.shape, np.float32)
+    out = np.zeros(grown.shape, np.float32)
     ys, xs = slice(max(y0, 0), min(part.y1 + 1, ink.shape[0])), slice(max(x0, 0), min(part.x1 + 1, ink.shape[1]))
-    window[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0] = ink[ys, xs]
-    h, w = window.shape
+    out[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0] = ink[ys, xs]
+    return out * grown
+
+
+def crop(ink: np.ndarray, part: Part) -> np.ndarray:
+    """The part's window centred in a square with a margin: white ink on black, 0..1, the form predict reads like
+    any other image. Square, so paper is most of it: a fat 1 cropped to its box is mostly ink, and preprocessing
+    would take the ink for paper."""
+    a = window(ink, part)
+    h, w = a.shape
     side = max(h, w)
     top, left = (side - h) // 2, (side - w) // 2
-    return np.pad(window * grown, ((MARGIN + top, MARGIN + side - h - top), (MARGIN + left, MARGIN + side - w - left)))
+    return np.pad(a, ((MARGIN + top, MARGIN + side - h - top), (MARGIN + left, MARGIN + side - w - left)))
 
 
 def assemble(readings: list[Prediction], boxes: list[tuple[int, int, int, int]], scraps: int = 0) -> Number:

@@ -1,5 +1,5 @@
-"""Pictures for people: the network's 28x28 input enlarged, probability cards, sheets of captioned
-tiles, and the confusion matrix.
+"""Pictures for people: the network's 28x28 input enlarged, probability cards, a number read with its digits'
+boxes and cards, sheets of captioned tiles, and the confusion matrix.
 
 They sit on a light or a dark page alike: transparent backgrounds, and text and lines in mid-tone colours that
 read on white and on near-black (no white slabs on a dark page)."""
@@ -58,6 +58,24 @@ def message_card(text: str, size: tuple[int, int] = (460, 224)) -> Image.Image:
     draw.rectangle((0, 0, size[0] - 1, size[1] - 1), outline=TEXT, width=2)
     draw.multiline_text((16, 16), textwrap.fill(text, 44), fill=WRONG, font=font(16), spacing=6)
     return card
+
+
+def number_picture(drawing: Image.Image, boxes: list[tuple[int, int, int, int]], labels: list[str],
+                   cards: list[Image.Image], captions: list[str], width: int = 560) -> Image.Image:
+    """A copy of the drawing, `width` pixels wide, with each digit's box and label on it, above a row of the
+    digits' cards (each captioned)."""
+    scale = width / drawing.width
+    copy = drawing.convert("RGB").resize((width, max(1, round(drawing.height * scale))), Image.Resampling.LANCZOS)
+    draw = ImageDraw.Draw(copy)
+    for (x0, y0, x1, y1), label in zip(boxes, labels):
+        box = [round(x0 * scale) - 3, round(y0 * scale) - 3, round(x1 * scale) + 2, round(y1 * scale) + 2]
+        draw.rectangle(box, outline=INK if label != "?" else WRONG, width=3)
+        draw.text((box[0] + 2, max(0, box[1] - 20)), label, fill=INK if label != "?" else WRONG, font=font(18))
+    row = sheet(cards, captions, columns=max(1, min(len(cards), width // (max(c.width for c in cards) + 8))))
+    out = Image.new("RGBA", (max(width, row.width), copy.height + row.height + 8), CLEAR)
+    out.paste(copy, (0, 0))
+    out.paste(row, (0, copy.height + 8), row)
+    return out
 
 
 def sheet(tiles: list[Image.Image], captions: list[str], columns: int, caption_size: int = 14,

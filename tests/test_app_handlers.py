@@ -9,7 +9,7 @@ from drawing import draw, sketchpad_value
 
 def read_sketch(app_module, value, choice=None):
     """app.read_sketch with the bars as {digit: probability} ({} when cleared)."""
-    label, seen, hint, pixels = app_module.read_sketch(value, choice)
+    label, seen, hint, pixels, _ = app_module.read_sketch(value, choice)
     return {c["label"]: c["confidence"] for c in (label.value or {}).get("confidences", [])}, seen, hint, pixels
 
 
@@ -65,6 +65,33 @@ def test_two_digits_drawn_side_by_side_on_one_canvas_read_as_a_number(app_module
     assert hint.startswith("Read as **2024**")
     _, _, hint, _ = read_sketch(app_module, sketchpad_value(draw(4)))  # one digit: the plain reading, as before
     assert hint == "Read as **4**."
+
+
+def test_a_number_shows_each_digits_box_and_card_and_one_digit_shows_none(app_module):
+    drawn = [np.asarray(draw(d, box=(20 + 62 * i, 90, 66 + 62 * i, 190), width=14)) for i, d in enumerate((2, 0, 2, 6))]
+    *_, picture = app_module.read_sketch(sketchpad_value(Image.fromarray(np.minimum.reduce(drawn))))
+    assert picture["visible"] is True
+    image = picture["value"]
+    assert image.width >= 560 and image.height > 280 * 2  # the drawing's copy (280 px at 2x), then the cards
+    from mnist_core.pictures import INK
+
+    copy = np.asarray(image.convert("RGB"))[:560].astype(int)
+    blue = np.abs(copy - INK).sum(axis=2) < 30  # the boxes and their labels
+    columns = np.flatnonzero(blue.any(axis=0))
+    assert len(np.split(columns, np.flatnonzero(np.diff(columns) > 3) + 1)) >= 4  # four boxes' sides, apart
+    *_, picture = app_module.read_sketch(sketchpad_value(draw(4)))
+    assert picture["visible"] is False
+
+
+def test_touching_digits_drawn_as_one_mark_read_as_a_number(app_module):
+    """A 4 and a 7 drawn so that they touch make one mark: predict alone reads it as one digit; the line reader
+    finds the two digits in it."""
+    four = np.asarray(draw(4, box=(40, 70, 140, 210), width=14))
+    seven = np.asarray(draw(7, box=(128, 70, 228, 210), width=14))
+    value = sketchpad_value(Image.fromarray(np.minimum(four, seven)))
+    assert len(app_module.ink_stretches(value)) == 1 and app_module.is_wide(value)
+    _, _, hint, _ = read_sketch(app_module, value)
+    assert hint.startswith("Read as **47**: 2 digits"), hint
 
 
 def test_a_refused_drawing_keeps_its_bars(app_module):

@@ -1,6 +1,7 @@
-"""The real server over HTTP with gradio_client: /predict, and one training run at a time."""
+"""The real server over HTTP with gradio_client: /predict, /read_number, and one training run at a time."""
 import time
 
+import numpy as np
 from gradio_client import handle_file
 from PIL import Image
 
@@ -25,9 +26,25 @@ def test_predict_endpoint_blank_image_gives_the_same_shape_with_a_message(client
     assert result["label"] is None and result["confidences"] == [] and "nothing to read" in result["message"]
 
 
-def test_only_predict_is_documented_and_training_is_callable_but_unlisted(client):
+def test_read_number_endpoint_reads_every_digit_with_its_box(client, tmp_path):
+    path = tmp_path / "number.png"
+    drawn = [draw(d, size=(600, 240), box=(40 + 130 * i, 40, 140 + 130 * i, 200), width=16) for i, d in enumerate((2, 0, 2, 6))]
+    Image.fromarray(np.minimum.reduce([np.asarray(d) for d in drawn])).save(path)
+    result = client.predict(handle_file(str(path)), api_name="/read_number")
+    assert set(result) == {"text", "digits", "message"} and result["text"] == "2026"
+    for i, digit in enumerate(result["digits"]):
+        assert digit["label"] == "2026"[i] and len(digit["confidences"]) == 10
+        x0, y0, x1, y1 = digit["box"]
+        assert 30 + 130 * i <= x0 < x1 <= 150 + 130 * i and 30 <= y0 < y1 <= 210
+    path = tmp_path / "blank.png"
+    Image.new("RGB", (600, 240), "white").save(path)
+    result = client.predict(handle_file(str(path)), api_name="/read_number")
+    assert result["text"] == "" and result["digits"] == [] and "nothing to read" in result["message"]
+
+
+def test_only_predict_and_read_number_are_documented_and_training_is_callable_but_unlisted(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert names == {"/predict"}  # so it is the only MCP tool too; /train and /stop answer (tests below)
+    assert names == {"/predict", "/read_number"}  # so they are the MCP tools too; /train and /stop answer (below)
 
 
 @needs_mnist

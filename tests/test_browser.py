@@ -276,9 +276,12 @@ def test_a_number_is_read_whole_and_a_doodle_is_refused(browser, server, size):
         wait_for(lambda: "Read as 2026" in hint(page), timeout=60)
         assert page.locator("#probs .confidence-set").count() == 10  # the bars: the largest digit's reading
         assert "refused" not in page.locator("#probs").get_attribute("class")
+        wait_for(lambda: page.locator("#number img").is_visible(), timeout=20)  # the boxes and the cards
+        assert page.locator("#number img").bounding_box()["width"] <= size[0]
         doc_shot(page, "number" + ("-phone" if phone else ""), full_page=False)
         page.click("#sketch button[aria-label='Clear canvas']")
         wait_for(lambda: page.locator("#probs .confidence-set").count() == 0, timeout=20)
+        assert not page.locator("#number img").is_visible()
         r = 70 if phone else 90
         stroke(page, [(x * r, y * r) for x, y in STAR])
         wait_for(lambda: "Not a digit" in hint(page), timeout=30)

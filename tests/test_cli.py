@@ -1,4 +1,5 @@
 """The command lines as a user runs them: flags in, a checkpoint and curves out, or a one-line error."""
+import numpy as np
 import pytest
 
 from conftest import MNIST_DIR
@@ -29,7 +30,7 @@ def test_train_refuses_bad_flags_with_a_message_not_a_traceback(mnist, flags, me
     assert exit.value.code == 2 and message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("module", ["mnist_core.predict", "mnist_core.train"])
+@pytest.mark.parametrize("module", ["mnist_core.predict", "mnist_core.train", "mnist_core.train_lines"])
 def test_the_command_lines_run_without_warnings(module):
     import subprocess
     import sys
@@ -37,3 +38,20 @@ def test_the_command_lines_run_without_warnings(module):
     done = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", module, "--help"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "usage:" in done.stdout and "Warning" not in done.stderr, done.stderr
+
+
+def test_predict_number_prints_the_number(tmp_path, capsys):
+    from PIL import Image
+
+    from drawing import draw
+    from mnist_core import predict as predict_cli
+
+    drawn = [np.asarray(draw(d, size=(600, 240), box=(40 + 130 * i, 40, 140 + 130 * i, 200), width=16))
+             for i, d in enumerate((2, 0, 2, 6))]
+    path = tmp_path / "number.png"
+    Image.fromarray(np.minimum.reduce(drawn)).save(path)
+    blank = tmp_path / "blank.png"
+    Image.new("L", (600, 240), 255).save(blank)
+    assert predict_cli.main([str(path), str(blank), "--number"]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}: number 2026  [2:" in out and f"{blank}: nothing to read" in out

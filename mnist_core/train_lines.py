@@ -1,0 +1,113 @@
+"""Train the line reader (see mnist_core.line_reader) from the command line:
+
+    python -m mnist_core.train_lines --data-dir ../shared/data/mnist [--steps 5000] [--out runs/line_reader.safetensors]
+
+(The shipped one is checkpoints/line_reader/line_reader.safetensors, made by this command with its defaults.)
+
+CTC on lines composed afresh at every step from MNIST training digits (mnist_core.line_data), the last 5,000
+held out as the digit network's are. Lines of those held-out digits then give the temperature and the "not a
+digit" threshold (mnist_core.calibration), and the exact-match rate reported. The test digits are not used."""
+import argparse
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .calibration import calibrated, expected_calibration_error, fit_temperature, refusal_threshold
+from .config import device_name
+from .data import read_split, resolve_data_dir
+from .line_data import compose_line
+from .line_reader import BLANK, LineNet, batched, decode, line_input, save_line_reader
+
+VALIDATION = 5000  # the last training digits, held out (as TrainConfig.validation holds them out)
+
+
+def lines(images, labels, rng, n: int) -> tuple[torch.Tensor, list[int], list[str]]:
+    """n composed lines as a normalized batch, with each line's output columns and text."""
+    composed = [compose_line(images, labels, rng) for _ in range(n)]
+    x, columns = batched([line_input(ink)[0] for ink, _ in composed])
+    return x, columns, [text for _, text in composed]
+
+
+def ctc_loss(model: LineNet, x: torch.Tensor, columns: list[int], texts: list[str]) -> torch.Tensor:
+    log_probs = model(x).log_softmax(-1).transpose(0, 1)  # (columns, N, 11), as CTC takes it
+    targets = torch.tensor([int(c) for t in texts for c in t])
+    return F.ctc_loss(log_probs, targets, torch.tensor(columns), torch.tensor([len(t) for t in texts]),
+                      blank=BLANK, zero_infinity=True)
+
+
+@torch.no_grad()  # not inference_mode: the digit scores it returns are fitted on (calibrate) with autograd
+def examine(model: LineNet, x: torch.Tensor, columns: list[int], texts: list[str]):
+    """(exact-match rate, the digit scores at each digit's surest column and its true digit, for the lines read
+    with the right number of digits)."""
+    model.eval()
+    scores = torch.cat([model(part) for part in x.split(250)])  # in parts: all at once would take gigabytes
+    exact, logits, truth = 0, [], []
+    for s, n, text in zip(scores, columns, texts):
+        found = decode(s[:n])
+        exact += "".join(str(int(s[c, :BLANK].argmax())) for _, _, c in found) == text
+        if len(found) == len(text):
+            logits += [s[c, :BLANK] for _, _, c in found]
+            truth += [int(t) for t in text]
+    return exact / len(texts), torch.stack(logits) if logits else torch.zeros((0, BLANK)), torch.tensor(truth)
+
+
+def calibrate(model: LineNet, held: tuple) -> dict:
+    """Fit the temperature and the "not a digit" threshold on lines of held-out digits; what was measured."""
+    exact, logits, truth = examine(model, *held)
+    if not len(truth):  # too little training to read any line's digit count right: nothing to fit on
+        return {"val_exact": exact, "val_digits": 0, "val_ece": None}
+    before = expected_calibration_error(torch.softmax(logits, 1).numpy(), truth.numpy())
+    model.temperature = fit_temperature(logits, truth)
+    probs = calibrated(logits, model).numpy()
+    model.threshold = refusal_threshold(probs.max(1))
+    return {"val_exact": round(exact, 4), "val_digits": len(truth),
+            "val_ece": [round(before, 5), round(expected_calibration_error(probs, truth.numpy()), 5)]}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Train the line reader.")
+    p.add_argument("--data-dir", help="folder with the four MNIST IDX files (default: $MNIST_DIR, else download)")
+    p.add_argument("--out", default="runs/line_reader.safetensors")
+    p.add_argument("--steps", type=int, default=5000)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--val-lines", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    images, labels = read_split(resolve_data_dir(args.data_dir), "train")
+    train, held = (images[:-VALIDATION], labels[:-VALIDATION]), (images[-VALIDATION:], labels[-VALIDATION:])
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    held_lines = lines(*held, np.random.default_rng(args.seed + 1), args.val_lines)
+    model = LineNet()
+    optimizer = torch.optim.AdamW(model.parameters(), args.lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=args.steps, pct_start=0.1)
+    start = time.perf_counter()
+    bar = tqdm(range(args.steps), desc="line reader", unit="step")
+    for step in bar:
+        model.train()
+        loss = ctc_loss(model, *lines(*train, rng, args.batch_size))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if step % 100 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        if (step + 1) % 1000 == 0 and step + 1 < args.steps:
+            tqdm.write(f"step {step + 1}: exact {examine(model, *held_lines)[0]:.1%} of "
+                       f"{args.val_lines} held-out lines")
+    metrics = {"steps": args.steps, "lines": args.steps * args.batch_size,
+               "train_time_s": round(time.perf_counter() - start, 1)}
+    save_line_reader(args.out, model, metrics, device_name(torch.device("cpu")))  # kept, should calibration fail
+    metrics.update(calibrate(model, held_lines))
+    path = save_line_reader(args.out, model, metrics, device_name(torch.device("cpu")))
+    ece = metrics["val_ece"] or [float("nan")] * 2
+    print(f"held-out lines read exactly: {metrics['val_exact']:.1%}; calibration error {ece[0]:.2%} -> {ece[1]:.2%} "
+          f"(temperature {model.temperature:.3f}); saved {path}")
+
+
+if __name__ == "__main__":
+    main()
