@@ -97,7 +97,7 @@ def read_sketch(sketch, choice=None):
     """Sketchpad value -> (probabilities for gr.Label, greyed when refused; what the network saw; a line in words;
     the 28x28 for the inside section; the number's picture, shown only for several digits). A drawing of several digits reads as a whole number, with the bars for its
     largest digit; one digit reads as a plain prediction. One mark much wider than tall may be digits that touch:
-    it reads as a number when the line reader finds several digits in it and none is refused, else as one mark."""
+    it reads as a number when the line reader finds several digits in it, each SURE_NUMBER sure, else as one mark."""
     try:
         checkpoint = page_model(choice)
         prediction = MODELS.predict(sketch, checkpoint.path)
@@ -106,7 +106,7 @@ def read_sketch(sketch, choice=None):
     except (ImageError, CheckpointError) as e:
         return gr.Label({}, elem_classes=[]), None, f"Cannot read it: {plain(str(e))}", None, gr.update(visible=False)
     picture = gr.update(value=None, visible=False)
-    if number is not None and len(number.digits) > 1 and (several or "?" not in number.text):
+    if number is not None and len(number.digits) > 1 and (several or sure_number(number)):
         largest = max(range(len(number.digits)), key=lambda i: box_area(number.boxes[i]))
         prediction, line = number.digits[largest], number_line(number, largest)
         picture = gr.update(value=number_view(sketch, number), visible=True)  # gr.update: see inside_section
@@ -115,6 +115,14 @@ def read_sketch(sketch, choice=None):
     refused = prediction.probs is not None and prediction.digit is None
     return gr.Label(prediction.as_label(), elem_classes=["refused"] if refused else [], show_heading=not refused), \
         enlarge(prediction.pixels) if prediction.pixels is not None else None, line, prediction.pixels, picture
+
+
+SURE_NUMBER = 0.9  # one wide mark reads as a number only if every digit in it is this sure: the line reader never
+# saw a non-digit in training, and reads a wide doodle as digits, but seldom as surely as digits that touch
+
+
+def sure_number(number) -> bool:
+    return all(p.digit is not None and p.probs.max() >= SURE_NUMBER for p in number.digits)
 
 
 def number_view(sketch, number):

@@ -41,8 +41,9 @@ def meeting_x(canvas: np.ndarray, piece: np.ndarray, top: int) -> int | None:
     return int((right - np.argmax(new, axis=1))[rows].max()) + 1
 
 
-def compose_line(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """One line of random digits from `images` (N, 28, 28 uint8) and its text."""
+def compose_line(images: np.ndarray, labels: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, str, list[tuple[int, int]]]:
+    """One line of random digits from `images` (N, 28, 28 uint8), its text, and each digit's columns (x0, x1)."""
     picks = rng.integers(0, len(images), int(rng.choice(LENGTHS)))
     pieces = [(digit_ink(images[i], rng), str(labels[i])) for i in picks]
     pieces = [(p, t) for p, t in pieces if p is not None] or [(np.ones((20, 3), np.float32), str(1))]
@@ -52,7 +53,7 @@ def compose_line(images: np.ndarray, labels: np.ndarray, rng: np.random.Generato
     rise = int(abs(slope) * width)
     canvas = np.zeros((tallest + rise + 20, width), np.float32)
     base = tallest + 8 + (rise if slope < 0 else 0)  # where the line's bottom is at x = 0
-    x, right = 4, None
+    x, right, spans = 4, None, []
     for p, _ in pieces:
         h, w = p.shape
         top = int(np.clip(int(base + slope * x) - h + rng.integers(-2, 3), 0, canvas.shape[0] - h))
@@ -62,5 +63,7 @@ def compose_line(images: np.ndarray, labels: np.ndarray, rng: np.random.Generato
             x = int(np.clip(x, 0, width - w))
         canvas[top : top + h, x : x + w] = np.maximum(canvas[top : top + h, x : x + w], p)
         right = max(right or 0, x + w)
+        spans.append((x, x + w))
     rows, cols = np.flatnonzero((canvas > INK).any(axis=1)), np.flatnonzero((canvas > INK).any(axis=0))
-    return canvas[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], "".join(t for _, t in pieces)
+    return (canvas[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], "".join(t for _, t in pieces),
+            [(x0 - cols[0], x1 - cols[0]) for x0, x1 in spans])

@@ -43,6 +43,8 @@ class LineNet(nn.Module):
         self.channels, self.hidden = tuple(channels), hidden
         self.temperature: float = 1.0  # fitted after training (see train_lines.calibrate)
         self.threshold: float | None = None  # a digit under this top probability is "not a digit"
+        self.shift: float = 0.0  # input pixels from a digit's surest column to its centre (fitted with the temperature)
+        self.metrics: dict = {}  # what its training and calibration measured (kept in its file)
         c1, c2, c3 = channels
 
         def block(c_in, c_out, pool):
@@ -107,16 +109,18 @@ def decode(scores: torch.Tensor) -> list[tuple[int, int, int]]:
 
 @torch.inference_mode()
 def read_line(model: LineNet, ink: np.ndarray) -> list[Char]:
-    """The digits of one line of ink (white on black, cropped to its marks), left to right. Each digit's columns
-    reach halfway to its neighbours' (the line's ends for the first and last)."""
+    """The digits of one line of ink (white on black, cropped to its marks), left to right. A digit's centre is its
+    surest column moved by the model's shift (CTC puts that column anywhere in the digit, the same place for all);
+    its columns reach halfway to its neighbours' centres (the line's ends for the first and last)."""
     a, scale = line_input(ink)
     x, _ = batched([a])
     scores = model(x)[0]
     found = decode(scores)
-    centres = [((c0 + c1) / 2 * STRIDE - PAD) / scale for c0, c1, _ in found]
+    centres = [((c + 0.5) * STRIDE + model.shift - PAD) / scale for _, _, c in found]
     edges = [0, *((left + right) / 2 for left, right in zip(centres, centres[1:])), ink.shape[1]]
+    edges = np.maximum.accumulate(np.clip(np.round(edges), 0, ink.shape[1])).astype(int)  # in the line, in order
     probs = torch.softmax(scores[[c for _, _, c in found], :BLANK].float() / model.temperature, dim=-1).numpy()
-    return [Char(p, int(round(edges[i])), int(round(edges[i + 1]))) for i, p in enumerate(probs)]
+    return [Char(p, int(edges[i]), int(edges[i + 1])) for i, p in enumerate(probs)]
 
 
 def save_line_reader(path, model: LineNet, metrics: dict, device: str) -> Path:
@@ -125,7 +129,8 @@ def save_line_reader(path, model: LineNet, metrics: dict, device: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format_version": FORMAT_VERSION, "channels": list(model.channels), "hidden": model.hidden,
-            "calibration": {"temperature": model.temperature, "threshold": model.threshold}, "metrics": metrics,
+            "calibration": {"temperature": model.temperature, "threshold": model.threshold, "shift": model.shift},
+            "metrics": metrics,
             "device": device, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -159,6 +164,7 @@ def load_line_reader(path=None) -> LineNet:
         model.temperature = float(meta["calibration"]["temperature"])
         threshold = meta["calibration"].get("threshold")
         model.threshold = None if threshold is None else float(threshold)
+        model.shift = float(meta["calibration"].get("shift", 0.0))
         model.metrics = dict(meta.get("metrics") or {})
     except FileNotFoundError:
         raise LineReaderError(f"{path}: line reader not found") from None

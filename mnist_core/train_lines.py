@@ -19,16 +19,19 @@ from .calibration import calibrated, expected_calibration_error, fit_temperature
 from .config import device_name
 from .data import read_split, resolve_data_dir
 from .line_data import compose_line
-from .line_reader import BLANK, LineNet, batched, decode, line_input, save_line_reader
+from .line_reader import BLANK, PAD, STRIDE, LineNet, batched, decode, line_input, load_line_reader, save_line_reader
 
 VALIDATION = 5000  # the last training digits, held out (as TrainConfig.validation holds them out)
 
 
-def lines(images, labels, rng, n: int) -> tuple[torch.Tensor, list[int], list[str]]:
-    """n composed lines as a normalized batch, with each line's output columns and text."""
+def lines(images, labels, rng, n: int) -> tuple[torch.Tensor, list[int], list[str], list[list[float]]]:
+    """n composed lines as a normalized batch, with each line's output columns, text and digits' centres (in
+    input pixels)."""
     composed = [compose_line(images, labels, rng) for _ in range(n)]
-    x, columns = batched([line_input(ink)[0] for ink, _ in composed])
-    return x, columns, [text for _, text in composed]
+    inputs = [line_input(ink) for ink, _, _ in composed]
+    x, columns = batched([a for a, _ in inputs])
+    centres = [[(x0 + x1) / 2 * scale + PAD for x0, x1 in spans] for (_, _, spans), (_, scale) in zip(composed, inputs)]
+    return x, columns, [text for _, text, _ in composed], centres
 
 
 def ctc_loss(model: LineNet, x: torch.Tensor, columns: list[int], texts: list[str]) -> torch.Tensor:
@@ -39,31 +42,35 @@ def ctc_loss(model: LineNet, x: torch.Tensor, columns: list[int], texts: list[st
 
 
 @torch.no_grad()  # not inference_mode: the digit scores it returns are fitted on (calibrate) with autograd
-def examine(model: LineNet, x: torch.Tensor, columns: list[int], texts: list[str]):
-    """(exact-match rate, the digit scores at each digit's surest column and its true digit, for the lines read
-    with the right number of digits)."""
+def examine(model: LineNet, x: torch.Tensor, columns: list[int], texts: list[str], centres: list[list[float]]):
+    """(exact-match rate, and for the lines read with the right number of digits: the digit scores at each digit's
+    surest column, its true digit, and how far its centre is from that column, in input pixels)."""
     model.eval()
     scores = torch.cat([model(part) for part in x.split(250)])  # in parts: all at once would take gigabytes
-    exact, logits, truth = 0, [], []
-    for s, n, text in zip(scores, columns, texts):
+    exact, logits, truth, shifts = 0, [], [], []
+    for s, n, text, places in zip(scores, columns, texts, centres):
         found = decode(s[:n])
         exact += "".join(str(int(s[c, :BLANK].argmax())) for _, _, c in found) == text
         if len(found) == len(text):
             logits += [s[c, :BLANK] for _, _, c in found]
             truth += [int(t) for t in text]
-    return exact / len(texts), torch.stack(logits) if logits else torch.zeros((0, BLANK)), torch.tensor(truth)
+            shifts += [place - (c + 0.5) * STRIDE for (_, _, c), place in zip(found, places)]
+    return (exact / len(texts), torch.stack(logits) if logits else torch.zeros((0, BLANK)), torch.tensor(truth),
+            shifts)
 
 
 def calibrate(model: LineNet, held: tuple) -> dict:
-    """Fit the temperature and the "not a digit" threshold on lines of held-out digits; what was measured."""
-    exact, logits, truth = examine(model, *held)
+    """Fit the temperature, the "not a digit" threshold and the shift from a digit's surest column to its centre
+    on lines of held-out digits; what was measured."""
+    exact, logits, truth, shifts = examine(model, *held)
     if not len(truth):  # too little training to read any line's digit count right: nothing to fit on
         return {"val_exact": exact, "val_digits": 0, "val_ece": None}
     before = expected_calibration_error(torch.softmax(logits, 1).numpy(), truth.numpy())
     model.temperature = fit_temperature(logits, truth)
     probs = calibrated(logits, model).numpy()
     model.threshold = refusal_threshold(probs.max(1))
-    return {"val_exact": round(exact, 4), "val_digits": len(truth),
+    model.shift = float(np.median(shifts))
+    return {"val_exact": round(exact, 4), "val_digits": len(truth), "shift_px": round(model.shift, 2),
             "val_ece": [round(before, 5), round(expected_calibration_error(probs, truth.numpy()), 5)]}
 
 
@@ -76,12 +83,16 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--val-lines", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--calibrate", metavar="PATH", help="no training: fit this line reader's calibration again, in place")
     args = p.parse_args(argv)
     images, labels = read_split(resolve_data_dir(args.data_dir), "train")
     train, held = (images[:-VALIDATION], labels[:-VALIDATION]), (images[-VALIDATION:], labels[-VALIDATION:])
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     held_lines = lines(*held, np.random.default_rng(args.seed + 1), args.val_lines)
+    if args.calibrate:
+        model = load_line_reader(args.calibrate)
+        return report(model, {**model.metrics, **calibrate(model, held_lines)}, args.calibrate)
     model = LineNet()
     optimizer = torch.optim.AdamW(model.parameters(), args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=args.steps, pct_start=0.1)
@@ -89,7 +100,8 @@ def main(argv=None):
     bar = tqdm(range(args.steps), desc="line reader", unit="step")
     for step in bar:
         model.train()
-        loss = ctc_loss(model, *lines(*train, rng, args.batch_size))
+        x, columns, texts, _ = lines(*train, rng, args.batch_size)
+        loss = ctc_loss(model, x, columns, texts)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -102,11 +114,15 @@ def main(argv=None):
     metrics = {"steps": args.steps, "lines": args.steps * args.batch_size,
                "train_time_s": round(time.perf_counter() - start, 1)}
     save_line_reader(args.out, model, metrics, device_name(torch.device("cpu")))  # kept, should calibration fail
-    metrics.update(calibrate(model, held_lines))
-    path = save_line_reader(args.out, model, metrics, device_name(torch.device("cpu")))
+    report(model, {**metrics, **calibrate(model, held_lines)}, args.out)
+
+
+def report(model: LineNet, metrics: dict, out) -> None:
+    """Save the calibrated line reader and say what the held-out lines measured."""
+    path = save_line_reader(out, model, metrics, device_name(torch.device("cpu")))
     ece = metrics["val_ece"] or [float("nan")] * 2
     print(f"held-out lines read exactly: {metrics['val_exact']:.1%}; calibration error {ece[0]:.2%} -> {ece[1]:.2%} "
-          f"(temperature {model.temperature:.3f}); saved {path}")
+          f"(temperature {model.temperature:.3f}, shift {model.shift:.1f} px); saved {path}")
 
 
 if __name__ == "__main__":

@@ -82,8 +82,8 @@ def test_gapped_mnist_numbers_are_read_exactly_with_their_boxes(model, clear_tes
 
 @needs_mnist
 def test_touching_mnist_numbers_are_split_by_the_line_reader(model, clear_test_digits):
-    """Neighbours pushed together until their strokes meet (0-3 px further). A floor under today's reading (FLOOR
-    of these 20 exact; 10 when straight cuts chose the pieces): see bench/read_numbers.py for the figures."""
+    """Neighbours pushed together until their strokes meet (0-3 px further). A floor under today's reading (all 20
+    exact; 10 when straight cuts chose the pieces): see bench/read_numbers.py for the figures."""
     exact = 0
     for canvas, truth, boxes in composed_numbers(clear_test_digits, touching=True, count=20, seed=2):
         number = read_number(model, canvas)
@@ -95,7 +95,7 @@ def test_touching_mnist_numbers_are_split_by_the_line_reader(model, clear_test_d
                 assert x0 <= (tx0 + tx1) / 2 <= x1
             touched = [p for p in number.digits if p.message == "read with the digits it touches"]
             assert touched and all(p.pixels.shape == (28, 28) for p in touched)
-    assert exact >= FLOOR, exact
+    assert exact >= 18, exact
 
 
 @needs_mnist
