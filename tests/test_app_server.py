@@ -28,7 +28,8 @@ def test_predict_endpoint_blank_image_gives_the_same_shape_with_a_message(client
 
 def test_read_number_endpoint_reads_every_digit_with_its_box(client, tmp_path):
     path = tmp_path / "number.png"
-    drawn = [draw(d, size=(600, 240), box=(40 + 130 * i, 40, 140 + 130 * i, 200), width=16) for i, d in enumerate((2, 0, 2, 4))]
+    drawn = [draw(d, size=(600, 240), box=(40 + 130 * i, 40, 140 + 130 * i, 200), width=16)
+             for i, d in enumerate((2, 0, 2, 4))]
     Image.fromarray(np.minimum.reduce([np.asarray(d) for d in drawn])).save(path)
     result = client.predict(handle_file(str(path)), api_name="/read_number")
     assert set(result) == {"text", "digits", "message"} and result["text"] == "2024"

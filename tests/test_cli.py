@@ -1,4 +1,6 @@
 """The command lines as a user runs them: flags in, a checkpoint and curves out, or a one-line error."""
+import importlib
+
 import numpy as np
 import pytest
 
@@ -44,8 +46,8 @@ def test_predict_number_prints_the_number(tmp_path, capsys):
     from PIL import Image
 
     from drawing import draw
-    from mnist_core import predict as predict_cli
 
+    predict_cli = importlib.import_module("mnist_core.predict")  # mnist_core.predict is also the function's name
     drawn = [np.asarray(draw(d, size=(600, 240), box=(40 + 130 * i, 40, 140 + 130 * i, 200), width=16))
              for i, d in enumerate((2, 0, 2, 4))]
     path = tmp_path / "number.png"
