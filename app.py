@@ -26,6 +26,7 @@ from mnist_core.inside_pictures import section_pictures
 from mnist_core.inside_view import look_inside
 from mnist_core.model import count_parameters
 from mnist_core.neighbours import index_when_ready
+from mnist_core.line_reader import LineReaderError
 from mnist_core.numbers import read_number
 from mnist_core.probe import LIMITS, Probe
 from mnist_core.pictures import (RIGHT, WRONG, confusion_figure, enlarge, framed, message_card, number_picture,
@@ -96,14 +97,14 @@ def page_model(choice):
 def read_sketch(sketch, choice=None):
     """Sketchpad value -> (probabilities for gr.Label, greyed when refused; what the network saw; a line in words;
     the 28x28 for the inside section; the number's picture, shown only for several digits). A drawing of several digits reads as a whole number, with the bars for its
-    largest digit; one digit reads as a plain prediction. One mark much wider than tall may be digits that touch:
-    it reads as a number when the line reader finds several digits in it, each SURE_NUMBER sure, else as one mark."""
+    largest digit; one digit reads as a plain prediction. One mark much wider than tall may be digits that
+    touch: it reads as a number when several digits are found in it, each SURE_NUMBER sure, else as one mark."""
     try:
         checkpoint = page_model(choice)
         prediction = MODELS.predict(sketch, checkpoint.path)
         several = maybe_several(sketch, prediction)
         number = read_number(checkpoint.model, sketch) if several or is_wide(sketch) else None
-    except (ImageError, CheckpointError) as e:
+    except (ImageError, CheckpointError, LineReaderError) as e:
         return gr.Label({}, elem_classes=[]), None, f"Cannot read it: {plain(str(e))}", None, gr.update(visible=False)
     picture = gr.update(value=None, visible=False)
     if number is not None and len(number.digits) > 1 and (several or sure_number(number)):
@@ -396,7 +397,7 @@ def read_number_image(path: str) -> dict:
         raise gr.Error("no image given", print_exception=False)
     try:
         number = read_number(MODELS.model(), path)
-    except (ImageError, CheckpointError) as e:
+    except (ImageError, CheckpointError, LineReaderError) as e:
         raise gr.Error(plain(str(e)), print_exception=False) from None
     digits = []
     for prediction, box in zip(number.digits, number.boxes):

@@ -64,7 +64,7 @@ class LineNet(nn.Module):
 @dataclass
 class Char:
     """One digit the line reader read: its ten calibrated probabilities and the columns of the line's crop it
-    was read at (x0 and x1 exclusive, in the ink's pixels)."""
+    was read at (x0 to x1, x1 exclusive, in the ink's pixels)."""
 
     probs: np.ndarray
     x0: int
@@ -107,6 +107,11 @@ def decode(scores: torch.Tensor) -> list[tuple[int, int, int]]:
     return out
 
 
+def column_centre(column: int) -> float:
+    """The middle of an output column, in input pixels."""
+    return (column + 0.5) * STRIDE
+
+
 @torch.inference_mode()
 def read_line(model: LineNet, ink: np.ndarray) -> list[Char]:
     """The digits of one line of ink (white on black, cropped to its marks), left to right. A digit's centre is its
@@ -114,9 +119,9 @@ def read_line(model: LineNet, ink: np.ndarray) -> list[Char]:
     its columns reach halfway to its neighbours' centres (the line's ends for the first and last)."""
     a, scale = line_input(ink)
     x, _ = batched([a])
-    scores = model(x)[0]
+    scores = model.eval()(x.to(next(model.parameters()).device))[0].cpu()
     found = decode(scores)
-    centres = [((c + 0.5) * STRIDE + model.shift - PAD) / scale for _, _, c in found]
+    centres = [(column_centre(c) + model.shift - PAD) / scale for _, _, c in found]
     edges = [0, *((left + right) / 2 for left, right in zip(centres, centres[1:])), ink.shape[1]]
     edges = np.maximum.accumulate(np.clip(np.round(edges), 0, ink.shape[1])).astype(int)  # in the line, in order
     probs = torch.softmax(scores[[c for _, _, c in found], :BLANK].float() / model.temperature, dim=-1).numpy()

@@ -78,7 +78,7 @@ def read_number(model, image, lines: LineNet | None = None) -> Number:
     ink = ink_map(colour, alpha) if colour.size else np.zeros((0, 0), np.float32)
     groups = join_short(group_by_overlap(find_marks(ink)))
     kept = drop_scraps(groups)
-    parts = split_touching(lines or shipped_line_reader(), ink, kept)
+    parts = split_touching(lines, ink, kept)
     if not parts:
         return whole_image(model, image, size)
     alone = [i for i, (_, r) in enumerate(parts) if r is None]
@@ -159,21 +159,23 @@ def union(a: Part, b: Part) -> Part:
     return Part(x0, y0, mask)
 
 
-def split_touching(lines: LineNet, ink: np.ndarray, groups: list[Part]) -> list[tuple[Part, Prediction | None]]:
+def split_touching(lines: LineNet | None, ink: np.ndarray, groups: list[Part]) -> list[tuple[Part, Prediction | None]]:
     """Every group as the digits it holds, each with the line reader's reading, or None where the group is one
     digit for the digit network to read: it is narrower than CONSIDER of the number's height (its tallest group's),
-    or the line reader reads one digit (or none) in it."""
+    or the line reader reads one digit (or none) in it, or a digit it reads has no ink of its own. The line reader
+    is `lines`, else the shipped one, loaded only when a group is that wide."""
     height = max((g.mask.shape[0] for g in groups), default=0)
     out = []
     for g in groups:
-        chars = read_line(lines, window(ink, g)[:, 1:-1]) if g.mask.shape[1] > CONSIDER * height else []
-        if len(chars) < 2:
+        pieces = []
+        if g.mask.shape[1] > CONSIDER * height:
+            lines = lines if lines is not None else shipped_line_reader()
+            chars = read_line(lines, window(ink, g)[:, 1:-1])
+            pieces = [(trim(g.x0 + c.x0, g.y0, g.mask[:, c.x0 : c.x1]), c.probs) for c in chars]
+        if len(pieces) < 2 or any(p.mask.size == 0 for p, _ in pieces):
             out.append((g, None))
             continue
-        for c in chars:
-            piece = trim(g.x0 + c.x0, g.y0, g.mask[:, c.x0 : c.x1])
-            if piece.mask.size:
-                out.append((piece, line_reading(c.probs, ink, piece, lines.threshold)))
+        out += [(p, line_reading(probs, ink, p, lines.threshold)) for p, probs in pieces]
     return out
 
 

@@ -2,11 +2,13 @@
 
     python -m mnist_core.train_lines --data-dir ../shared/data/mnist [--steps 5000] [--out runs/line_reader.safetensors]
 
-(The shipped one is checkpoints/line_reader/line_reader.safetensors, made by this command with its defaults.)
+(The shipped one is checkpoints/line_reader/line_reader.safetensors: this command with its defaults, then
+`--calibrate` on that file once the shift was added to the calibration.)
 
 CTC on lines composed afresh at every step from MNIST training digits (mnist_core.line_data), the last 5,000
-held out as the digit network's are. Lines of those held-out digits then give the temperature and the "not a
-digit" threshold (mnist_core.calibration), and the exact-match rate reported. The test digits are not used."""
+held out as the digit network's are. Lines of those held-out digits, each read at its own width as read_line
+reads it, then give the temperature and the "not a digit" threshold (mnist_core.calibration), the shift from
+the column CTC fires at to a digit's centre, and the exact-match rate reported. The test digits are not used."""
 import argparse
 import time
 
@@ -19,7 +21,8 @@ from .calibration import calibrated, expected_calibration_error, fit_temperature
 from .config import device_name
 from .data import read_split, resolve_data_dir
 from .line_data import compose_line
-from .line_reader import BLANK, PAD, STRIDE, LineNet, batched, decode, line_input, load_line_reader, save_line_reader
+from .line_reader import (BLANK, PAD, STRIDE, LineNet, batched, column_centre, decode, line_input, load_line_reader,
+                          save_line_reader)
 
 VALIDATION = 5000  # the last training digits, held out (as TrainConfig.validation holds them out)
 
@@ -46,15 +49,15 @@ def examine(model: LineNet, x: torch.Tensor, columns: list[int], texts: list[str
     """(exact-match rate, and for the lines read with the right number of digits: the digit scores at each digit's
     surest column, its true digit, and how far its centre is from that column, in input pixels)."""
     model.eval()
-    scores = torch.cat([model(part) for part in x.split(250)])  # in parts: all at once would take gigabytes
     exact, logits, truth, shifts = 0, [], [], []
-    for s, n, text, places in zip(scores, columns, texts, centres):
-        found = decode(s[:n])
+    for i, (n, text, places) in enumerate(zip(columns, texts, centres)):
+        s = model(x[i : i + 1, :, :, : n * STRIDE])[0]  # one line at its own width, as read_line reads it
+        found = decode(s)
         exact += "".join(str(int(s[c, :BLANK].argmax())) for _, _, c in found) == text
         if len(found) == len(text):
             logits += [s[c, :BLANK] for _, _, c in found]
             truth += [int(t) for t in text]
-            shifts += [place - (c + 0.5) * STRIDE for (_, _, c), place in zip(found, places)]
+            shifts += [place - column_centre(c) for (_, _, c), place in zip(found, places)]
     return (exact / len(texts), torch.stack(logits) if logits else torch.zeros((0, BLANK)), torch.tensor(truth),
             shifts)
 
