@@ -127,11 +127,17 @@ def sure_number(number) -> bool:
 
 
 def number_view(sketch, number):
-    """The drawing with each digit's box and label, and a card per digit: its 28x28 and its top probabilities."""
+    """The drawing, cut to the number, with each digit's box and label, and a card per digit: its 28x28 and its
+    top probabilities."""
     labels = ["?" if p.digit is None else str(p.digit) for p in number.digits]
-    cards = [enlarge(p.pixels if p.pixels is not None else np.zeros((28, 28), np.float32), 3) for p in number.digits]
-    return number_picture(Image.fromarray(np.asarray(sketch["composite"])), number.boxes, labels, cards,
-                          [top_two(p) for p in number.digits])
+    cards = [enlarge(p.pixels if p.pixels is not None else np.zeros((28, 28), np.float32), 4) for p in number.digits]
+    drawing = Image.fromarray(np.asarray(sketch["composite"]))
+    x0, y0 = (min(b[i] for b in number.boxes) for i in (0, 1))
+    x1, y1 = (max(b[i] for b in number.boxes) for i in (2, 3))
+    pad = max(12, (y1 - y0) // 4)  # the number with paper around it for the labels, not the whole pad
+    x0, y0, x1, y1 = max(0, x0 - pad), max(0, y0 - pad), min(drawing.width, x1 + pad), min(drawing.height, y1 + pad)
+    boxes = [(a - x0, b - y0, c - x0, d - y0) for a, b, c, d in number.boxes]
+    return number_picture(drawing.crop((x0, y0, x1, y1)), boxes, labels, cards, [top_two(p) for p in number.digits])
 
 
 def top_two(prediction: Prediction) -> str:
