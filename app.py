@@ -96,9 +96,10 @@ def page_model(choice):
 
 def read_sketch(sketch, choice=None):
     """Sketchpad value -> (probabilities for gr.Label, greyed when refused; what the network saw; a line in words;
-    the 28x28 for the inside section; the number's picture, shown only for several digits). A drawing of several digits reads as a whole number, with the bars for its
-    largest digit; one digit reads as a plain prediction. One mark much wider than tall may be digits that
-    touch: it reads as a number when several digits are found in it, each SURE_NUMBER sure, else as one mark."""
+    the 28x28 for the inside section; the number's picture, shown only for several digits). A drawing of several
+    digits reads as a whole number, with the bars for its largest digit; one digit reads as a plain prediction.
+    One mark much wider than tall may be digits that touch: it reads as a number when several digits are found in
+    it, each SURE_NUMBER sure, else as one mark."""
     try:
         checkpoint = page_model(choice)
         prediction = MODELS.predict(sketch, checkpoint.path)

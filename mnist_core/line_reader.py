@@ -52,7 +52,8 @@ class LineNet(nn.Module):
                     nn.MaxPool2d(pool)]
 
         # heights 32 -> 16 -> 8 -> 4 -> 2, widths / 4: two rows of c3 features per column
-        self.features = nn.Sequential(*block(1, c1, 2), *block(c1, c2, 2), *block(c2, c3, (2, 1)), *block(c3, c3, (2, 1)))
+        self.features = nn.Sequential(*block(1, c1, 2), *block(c1, c2, 2), *block(c2, c3, (2, 1)),
+                                      *block(c3, c3, (2, 1)))
         self.rnn = nn.GRU(2 * c3, hidden, batch_first=True, bidirectional=True)
         self.out = nn.Linear(2 * hidden, BLANK + 1)
 

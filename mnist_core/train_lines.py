@@ -86,7 +86,8 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--val-lines", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--calibrate", metavar="PATH", help="no training: fit this line reader's calibration again, in place")
+    p.add_argument("--calibrate", metavar="PATH",
+                   help="no training: fit this line reader's calibration again, in place")
     args = p.parse_args(argv)
     images, labels = read_split(resolve_data_dir(args.data_dir), "train")
     train, held = (images[:-VALIDATION], labels[:-VALIDATION]), (images[-VALIDATION:], labels[-VALIDATION:])
