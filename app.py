@@ -378,10 +378,13 @@ def predict_image(path: str) -> dict:
         prediction = MODELS.predict(open_image(path))
     except (ImageError, CheckpointError) as e:
         raise gr.Error(plain(str(e)), print_exception=False) from None  # a refusal, not a bug: no traceback
-    confidences = sorted(prediction.as_label().items(), key=lambda kv: -kv[1])
     return {"label": None if prediction.digit is None else str(prediction.digit),
-            "confidences": [{"label": d, "confidence": p} for d, p in confidences],
-            "message": prediction.message}
+            "confidences": ranked(prediction), "message": prediction.message}
+
+
+def ranked(prediction) -> list[dict]:
+    """[{"label": digit, "confidence": probability}, ...] for all ten digits, most likely first ([] for none)."""
+    return [{"label": d, "confidence": p} for d, p in sorted(prediction.as_label().items(), key=lambda kv: -kv[1])]
 
 
 def read_number_image(path: str) -> dict:
@@ -408,10 +411,9 @@ def read_number_image(path: str) -> dict:
         raise gr.Error(plain(str(e)), print_exception=False) from None
     digits = []
     for prediction, box in zip(number.digits, number.boxes):
-        confidences = sorted(prediction.as_label().items(), key=lambda kv: -kv[1])
+        confidences = ranked(prediction)
         digits.append({"label": None if prediction.digit is None else str(prediction.digit),
-                       "confidence": confidences[0][1], "confidences": [{"label": d, "confidence": p}
-                                                                      for d, p in confidences],
+                       "confidence": confidences[0]["confidence"], "confidences": confidences,
                        "box": [int(v) for v in box], "message": prediction.message})
     return {"text": number.text, "digits": digits, "message": number.message}
 

@@ -55,11 +55,17 @@ def save_checkpoint(path, model, train_config: TrainConfig, metrics: dict, devic
         "device": device,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    return write_safetensors(path, model, {"mnist_core": json.dumps(meta)})
+
+
+def write_safetensors(path: Path, model: torch.nn.Module, metadata: dict[str, str]) -> Path:
+    """The model's weights and `metadata` in a safetensors file, written to a temporary file beside `path`,
+    synced, then renamed over it: a crash mid-write leaves any previous file intact."""
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        save_file(weights, tmp, metadata={"mnist_core": json.dumps(meta)})
+        save_file(weights, tmp, metadata=metadata)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is meant to be shared

@@ -9,8 +9,6 @@ often cannot separate. Its probabilities are calibrated like the digit network's
 of held-out digits) and it has its own "not a digit" threshold.
 """
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -20,9 +18,10 @@ import numpy as np
 import torch
 from PIL import Image
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
+from .checkpoint import write_safetensors
 from .data import normalize
 
 HEIGHT = 32  # pixels: the line is scaled to this height (the ink to HEIGHT - 2 * PAD)...
@@ -138,17 +137,7 @@ def save_line_reader(path, model: LineNet, metrics: dict, device: str) -> Path:
             "calibration": {"temperature": model.temperature, "threshold": model.threshold, "shift": model.shift},
             "metrics": metrics,
             "device": device, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp,
-                  metadata={"line_reader": json.dumps(meta)})
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_safetensors(path, model, {"line_reader": json.dumps(meta)})
 
 
 class LineReaderError(RuntimeError):
