@@ -72,7 +72,8 @@ JOB = TrainingJob(  # the MNIST folder comes from $MNIST_DIR, read by mnist_core
     remote=train_on_zero_gpu if ZERO_GPU else None,
 )
 EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").glob("*.png"))
-DRAW_HINT = "Draw a digit (0-9) in the box, large and centred. The bars update after every stroke."
+PAD = (600, 240)  # the Draw pad, in pixels: wide enough for a number, one digit drawn about as tall as before
+DRAW_HINT = "Draw a digit (0-9) on the white pad, or a number, digits side by side. The reading updates after every stroke."
 UNSURE = 0.5  # below this top probability the hint says the reading is a guess
 CURVE_TYPES = {"iteration": "int64", "metric": "str", "value": "float64"}  # History rows, typed even when empty
 
@@ -235,7 +236,7 @@ def reading(prediction, sketch) -> str:
     return f"Read as **{prediction.digit}**{note}."
 
 
-BLOB_SIDE = 24  # px of the 280 px pad: a mark this wide is a drawing, even when it reads as "only a dot"
+BLOB_SIDE = 24  # pad pixels (PAD): a mark this wide is a drawing, even when it reads as "only a dot"
 FAT = 0.22  # stroke width over the digit's longer side above which strokes merge (MNIST's: about 0.12)
 
 
@@ -728,8 +729,24 @@ def narrow(screen) -> bool:
     return isinstance(screen, (int, float)) and 0 < screen < 700
 
 
+# The pad is all paper: Gradio fits its white sheet 30 px inside the drawing surface, with a border of page colour
+# around it where a stroke begun is lost, so the surface reaches 30 px past the pad's box on every side, that band
+# clipped, and the box keeps the sheet's shape at any width: the sheet fills the box, and the box is the pad.
+PAD_BORDER = 30  # Gradio's fit margin (its zoom tool's border_padding)
+PAD_CSS = f"""
+#sketch {{ height: auto !important; aspect-ratio: {PAD[0]} / {PAD[1]}; outline: 1px solid var(--border-color-primary); }}
+#sketch .pixi-target, #sketch .pixi-target-crop {{ inset: -{PAD_BORDER}px !important; width: auto !important;
+  height: auto !important; clip-path: inset({PAD_BORDER}px); }}
+#sketch {{ margin-top: 36px; }}  /* the pad's tools in a strip above it, not over the paper */
+#sketch .toolbar-wrap {{ top: -36px !important; left: 0 !important; right: auto !important; flex-direction: row !important;
+  width: auto !important; height: auto !important; }}
+#sketch .toolbar-wrap .half-container {{ flex-direction: row !important; width: auto !important;
+  height: auto !important; gap: 2px; padding: 0 2px; }}
+#sketch .top-panel {{ top: -34px !important; left: auto !important; right: 0 !important; }}
+"""
+
 # Phone first: a short header, the pad and the reading on the first screen.
-CSS = """
+CSS = PAD_CSS + """
 #model-line .label-wrap { font-weight: 600; text-align: left; }
 #sketch button[aria-label='Color'] { display: none; }  /* one colour: black */
 #hint p { margin: 0; min-height: 1.5em; }
@@ -765,10 +782,11 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
     with gr.Tabs():
         with gr.Tab("Draw"):
             with gr.Row(equal_height=False):
-                with gr.Column(min_width=300):  # the wrapper keeps the canvas inside its box (see docs/gradio6 notes)
+                with gr.Column(min_width=480):  # the wrapper keeps the canvas inside its box (see docs/gradio6 notes);
+                    # under about 1000 px the reading goes below the pad, which keeps the page's width
                     sketch = gr.Sketchpad(
-                        elem_id="sketch", label="Draw a digit", show_label=False, canvas_size=(280, 280),
-                        image_mode="L", layers=False, height=380,
+                        elem_id="sketch", label="Draw a digit", show_label=False, canvas_size=PAD,
+                        image_mode="L", layers=False, height=PAD[1],
                         brush=gr.Brush(default_size=10, colors=["#000000"], color_mode="fixed"),
                     )
                 with gr.Column(min_width=300, elem_id="reading"):

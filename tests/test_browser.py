@@ -54,13 +54,16 @@ def shot(page, name):
 
 
 def stroke(page, points):
-    """One mouse stroke through points given relative to the canvas centre (pixels)."""
-    box = page.locator("#sketch .pixi-target canvas").bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(cx + points[0][0], cy + points[0][1])
+    """One mouse stroke through points in the pad's own pixels (app.PAD), from its centre: the same drawing on any
+    screen, however large the pad is shown."""
+    from app import PAD  # imported by then, by the server fixture (which points its checkpoints elsewhere first)
+
+    box = page.locator("#sketch").bounding_box()  # the pad (its sheet fills the box)
+    cx, cy, scale = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / PAD[0]
+    page.mouse.move(cx + scale * points[0][0], cy + scale * points[0][1])
     page.mouse.down()
     for x, y in points[1:]:
-        page.mouse.move(cx + x, cy + y, steps=6)
+        page.mouse.move(cx + scale * x, cy + scale * y, steps=6)
     page.mouse.up()
 
 
@@ -77,10 +80,11 @@ def header(page):
     return page.locator("#model-line .label-wrap").inner_text().strip()
 
 
-def test_draw_read_clear_and_draw_again(page):
+def test_draw_read_clear_and_draw_again(page, app_module):
     canvas = page.locator("#sketch .pixi-target canvas")
     container = page.locator("#sketch").bounding_box()
-    assert canvas.bounding_box()["width"] <= container["width"] + 1  # the layout race did not happen
+    # the layout race did not happen (the drawing surface reaches app.PAD_BORDER past the pad on each side)
+    assert canvas.bounding_box()["width"] <= container["width"] + 2 * app_module.PAD_BORDER + 1
     stroke(page, [(-60, -70), (60, -70), (-10, 80)])  # a 7, with the brush the page selected by itself
     page.wait_for_selector("#probs .confidence-set", timeout=30_000)
     wait_for(lambda: top_digit(page) == "7", timeout=30)
@@ -148,10 +152,9 @@ def test_explore_shows_digits_and_the_models_mistakes(page):
 def test_phone_shows_the_pad_and_the_reading_on_the_first_screen(browser, server):
     page = open_page(browser, server, 375, 812, phone=True)
     try:
-        canvas = page.locator("#sketch .pixi-target canvas")
-        box = canvas.bounding_box()
+        box = page.locator("#sketch").bounding_box()
         assert box["width"] <= 375 and box["y"] + box["height"] <= 812  # the whole pad without scrolling
-        stroke(page, [(-45, -55), (45, -55), (-8, 60)])  # a 7
+        stroke(page, [(-60, -70), (60, -70), (-10, 80)])  # a 7
         wait_for(lambda: page.locator("#probs .confidence-set").count() == 10 and top_digit(page) == "7", timeout=30)
         assert page.evaluate("window.scrollY") == 0
         hint = page.locator("#hint").bounding_box()
@@ -162,6 +165,31 @@ def test_phone_shows_the_pad_and_the_reading_on_the_first_screen(browser, server
         seen = page.locator("#seen").bounding_box()
         assert seen["y"] < 812 + 600  # the 28x28 view: one short scroll away
         shot(page, "phone")
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("size", [(1280, 900), (375, 812), (1920, 1000)], ids=["desktop", "phone", "wide"])
+def test_the_whole_pad_is_paper_up_to_its_edges(browser, server, app_module, size):
+    """The pad is wide enough for a number, at any screen width, and every point of it takes ink: strokes begun on
+    its very edge are drawn (Gradio alone shows a border of page colour around its sheet where a stroke begun is
+    lost, which on the light theme looks like more paper)."""
+    pad_w, pad_h = app_module.PAD
+    page = open_page(browser, server, *size, phone=size[0] < 700)
+    try:
+        box = page.locator("#sketch").bounding_box()
+        assert abs(box["width"] / box["height"] - pad_w / pad_h) < 0.02 and box["x"] + box["width"] <= size[0]
+        edge = 1.5 * pad_w / box["width"]  # 1.5 screen pixels in, in pad pixels
+        stroke(page, [(-pad_w / 2 + edge, 0), (-40, 0)])  # from the left edge, across
+        stroke(page, [(100, -pad_h / 2 + edge), (100, pad_h / 2 - edge)])  # from the top edge to the bottom one
+        wait_for(lambda: page.locator("#probs .confidence-set").count() == 10, timeout=30)
+        pad = np.asarray(Image.open(io.BytesIO(page.locator("#sketch").screenshot())).convert("L"))
+        h, w = pad.shape
+        x_bar = round(w / 2 + 100 * w / pad_w)
+        assert pad[h // 2, 2:6].max() < 100, "the stroke begun on the left edge is not drawn from there"
+        assert pad[2:6, x_bar - 2 : x_bar + 3].min(axis=1).max() < 100, "the stroke begun on the top edge is cut"
+        assert pad[h - 6 : h - 2, x_bar - 2 : x_bar + 3].min(axis=1).max() < 100, "the stroke to the bottom is cut"
+        assert pad[h // 4, w // 4] > 200 and pad[3 * h // 4, w - 8] > 200  # paper where nothing was drawn
     finally:
         page.context.close()
 
@@ -250,7 +278,8 @@ DOCS = os.environ.get("DOCS_SCREENSHOTS")  # a folder (docs/) to save the README
 
 
 def draw_digit(page, digit, left, top, width, height):
-    """A digit from tests/drawing.py's strokes (and SIX) in the box at (left, top) from the canvas centre."""
+    """A digit from tests/drawing.py's strokes (and SIX) in the box at (left, top) from the pad's centre, in pad
+    pixels."""
     for line in SIX if digit == 6 else STROKES[digit]:
         stroke(page, [(left + x * width, top + y * height) for x, y in line])
 
@@ -269,7 +298,7 @@ def test_a_number_is_read_whole_and_a_doodle_is_refused(browser, server, size):
     phone = size[0] < 700
     page = open_page(browser, server, *size, phone=phone)
     try:
-        w, h, gap = (44, 90, 16) if phone else (56, 110, 22)  # wide digits, gaps wider than the brush
+        w, h, gap = 80, 160, 30  # wide digits, gaps wider than the brush
         left = -(4 * w + 3 * gap) / 2
         for i, digit in enumerate((2, 0, 2, 6)):
             draw_digit(page, digit, left + i * (w + gap), -h / 2, w, h)
@@ -282,8 +311,7 @@ def test_a_number_is_read_whole_and_a_doodle_is_refused(browser, server, size):
         page.click("#sketch button[aria-label='Clear canvas']")
         wait_for(lambda: page.locator("#probs .confidence-set").count() == 0, timeout=20)
         assert not page.locator("#number img").is_visible()
-        r = 70 if phone else 90
-        stroke(page, [(x * r, y * r) for x, y in STAR])
+        stroke(page, [(x * 90, y * 90) for x, y in STAR])
         wait_for(lambda: "Not a digit" in hint(page), timeout=30)
         assert page.locator("#probs .confidence-set").count() == 10  # refused, and the bars still show, greyed
         assert "refused" in page.locator("#probs").get_attribute("class")
@@ -308,8 +336,7 @@ def test_inside_section_follows_the_drawing_and_empties_after_clear(browser, ser
     page = open_page(browser, server, *size, phone=phone)
     try:
         page.click("#inside .label-wrap")  # open the section
-        s = 0.8 if phone else 1.0
-        stroke(page, [(-60 * s, -70 * s), (60 * s, -70 * s), (-10 * s, 80 * s)])  # a 7
+        stroke(page, [(-60, -70), (60, -70), (-10, 80)])  # a 7
         wait_for(lambda: all(picture_sources(page).values()), timeout=60)
         assert "Read as 7" in hint(page)
         # the look-alikes come when the index of the training digits is built (the page looks again by itself)
@@ -319,14 +346,14 @@ def test_inside_section_follows_the_drawing_and_empties_after_clear(browser, ser
         page.wait_for_timeout(500)
         doc_shot(page, "inside" + ("-phone" if phone else ""))
         page.evaluate("window.scrollTo(0, 0)")  # the pad back in view to draw on
-        stroke(page, [(-60 * s, 0), (60 * s, 0)])  # a bar across: another drawing
+        stroke(page, [(-60, 0), (60, 0)])  # a bar across: another drawing
         wait_for(lambda: all(picture_sources(page)[n] != first[n] for n in ("input", "stage1", "outputs", "why")),
                  timeout=60)
         page.click("#sketch button[aria-label='Clear canvas']")
         wait_for(lambda: not any(picture_sources(page).values()), timeout=30)
         page.click("#inside .label-wrap")  # closed: drawing reads as before, and the section stays as it was
         page.evaluate("window.scrollTo(0, 0)")
-        stroke(page, [(0, -80 * s), (0, 80 * s)])  # a 1
+        stroke(page, [(0, -80), (0, 80)])  # a 1
         wait_for(lambda: "Read as 1" in hint(page), timeout=30)
         page.wait_for_timeout(1500)
         assert not any(picture_sources(page).values())
