@@ -303,6 +303,8 @@ def test_a_number_is_read_whole_and_a_doodle_is_refused(browser, server, size):
         for i, digit in enumerate((2, 0, 2, 6)):
             draw_digit(page, digit, left + i * (w + gap), -h / 2, w, h)
         wait_for(lambda: "Read as 2026" in hint(page), timeout=60)
+        page.wait_for_timeout(2000)  # the 6's last stroke may still be on its way: its reading, then the picture
+        wait_for(lambda: "Read as 2026" in hint(page), timeout=30)
         assert page.locator("#probs .confidence-set").count() == 10  # the bars: the largest digit's reading
         assert "refused" not in page.locator("#probs").get_attribute("class")
         wait_for(lambda: page.locator("#number img").is_visible(), timeout=20)  # the boxes and the cards
