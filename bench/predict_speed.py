@@ -1,6 +1,9 @@
 """predict() latency for one drawn digit, preprocessing included (p50, p95), and throughput in batches.
 
-    python bench/predict_speed.py [--checkpoint PATH] [--threads N]
+The drawings are what the Draw pad sends: a digit drawn at the pad's height, ink on white, at its size (app.PAD,
+600x240; --pad 280 280 for the square pad of earlier versions).
+
+    python bench/predict_speed.py [--checkpoint PATH] [--threads N] [--repeats N] [--pad W H]
 """
 import argparse
 import sys
@@ -12,6 +15,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from app import PAD  # noqa: E402
 from drawing import draw, sketchpad_value  # noqa: E402
 from machine import cpu_name  # noqa: E402  (bench/machine.py)
 from mnist_core.data import normalize  # noqa: E402
@@ -23,10 +27,13 @@ def main():
     p.add_argument("--checkpoint", help="default: the shipped model")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--repeats", type=int, default=300)
+    p.add_argument("--pad", type=int, nargs=2, default=PAD, metavar=("W", "H"), help="the pad's size in pixels")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(args.checkpoint)
-    sketches = [sketchpad_value(draw(d, width=w)) for d in (0, 1, 2, 3, 4, 7) for w in (10, 18, 30)]
+    (w, h), side = args.pad, 0.75 * args.pad[1]  # a digit 3/4 of the pad tall, 2/3 as wide, in the middle
+    box = (int(w / 2 - side / 3), int(h / 2 - side / 2), int(w / 2 + side / 3), int(h / 2 + side / 2))
+    sketches = [sketchpad_value(draw(d, size=(w, h), box=box, width=s)) for d in (0, 1, 2, 3, 4, 7) for s in (10, 18, 30)]
     for s in sketches[:10]:
         predict(model, s)  # warm-up
     times = []
@@ -36,7 +43,7 @@ def main():
         times.append(time.perf_counter() - t0)
     p50, p95 = np.percentile(np.array(times) * 1000, [50, 95])
     print(f"{cpu_name()}, {args.threads} threads, torch {torch.__version__}")
-    print(f"one 280x280 Sketchpad drawing, preprocessing included: p50 {p50:.2f} ms, p95 {p95:.2f} ms "
+    print(f"one {w}x{h} Sketchpad drawing, preprocessing included: p50 {p50:.2f} ms, p95 {p95:.2f} ms "
           f"({args.repeats} calls)")
     parts = {"preprocessing alone (reader.read)": [], "network alone, one 28x28": []}
     with torch.inference_mode():
