@@ -754,7 +754,6 @@ CSS = PAD_CSS + """
 #probs.refused { filter: grayscale(1); opacity: 0.55; }  /* "not a digit": the bars stay, greyed */
 .inside-caption p { margin: 8px 0 2px 0; }
 @media (max-width: 640px) {
-  .gradio-container { padding: 6px 8px !important; }
   #title h1 { font-size: 1.25rem !important; margin: 0 !important; }
   #subtitle { display: none !important; }
   #model-line .label-wrap { font-size: 0.85rem; }
@@ -928,7 +927,10 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
 
 # show_error: a client sent text where a number goes, say, is told so instead of a generic failure.
 # mcp_server: /predict and /read_number are also tools for AI assistants, at /gradio_api/mcp (training is not a tool).
-LAUNCH = dict(js=PAGE_JS, css=CSS, max_file_size="10mb", show_error=True, footer_links=["api", "gradio"],
+# Gradio scopes `css` to the blocks, so the page's own margins (32 px a side, on a phone too) go in `head`.
+HEAD = "<style>@media (max-width: 640px) { .gradio-container .main.app { padding: 10px 12px !important; } }</style>"
+
+LAUNCH = dict(js=PAGE_JS, css=CSS, head=HEAD, max_file_size="10mb", show_error=True, footer_links=["api", "gradio"],
               theme=gr.themes.Soft(), mcp_server=True)
 
 if __name__ == "__main__":
