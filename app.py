@@ -104,8 +104,9 @@ def read_sketch(sketch, choice=None):
     try:
         checkpoint = page_model(choice)
         prediction = MODELS.predict(sketch, checkpoint.path)
-        several = maybe_several(sketch, prediction)
-        number = read_number(checkpoint.model, sketch) if several or is_wide(sketch) else None
+        ink = sketch_ink(sketch)  # once per drawing, for every question below
+        several = maybe_several(ink, prediction)
+        number = read_number(checkpoint.model, sketch) if several or is_wide(ink) else None
     except (ImageError, CheckpointError, LineReaderError) as e:
         return gr.Label({}, elem_classes=[]), None, f"Cannot read it: {plain(str(e))}", None, gr.update(visible=False)
     picture = gr.update(value=None, visible=False)
@@ -114,7 +115,7 @@ def read_sketch(sketch, choice=None):
         prediction, line = number.digits[largest], number_line(number, largest)
         picture = gr.update(value=number_view(sketch, number), visible=True)  # gr.update: see inside_section
     else:
-        line = reading(prediction, sketch)
+        line = reading(prediction, ink)
     refused = prediction.probs is not None and prediction.digit is None
     return gr.Label(prediction.as_label(), elem_classes=["refused"] if refused else [], show_heading=not refused), \
         enlarge(prediction.pixels) if prediction.pixels is not None else None, line, prediction.pixels, picture
@@ -152,13 +153,13 @@ def top_two(prediction: Prediction) -> str:
 SPECK = 0.02  # a stretch of ink holding less than this share of the drawing's ink is a speck, not a mark
 
 
-def maybe_several(sketch, prediction) -> bool:
+def maybe_several(ink, prediction) -> bool:
     """Whether a drawing holds several marks side by side, so read_number is worth its extra work: predict found
     several marks, or the ink falls into column stretches with paper between them. One digit costs one predict,
     as before (a mark that is no digit is never cut into digit-like pieces)."""
     if prediction.probs is None:
         return False
-    return "several marks" in prediction.message or len(ink_stretches(sketch)) > 1
+    return "several marks" in prediction.message or len(ink_stretches(ink)) > 1
 
 
 WIDE = 1.2  # ink this many times wider than tall may be several digits that touch: one digit seldom is
@@ -173,19 +174,17 @@ def sketch_ink(sketch) -> np.ndarray | None:
     return (ink if ink.ndim == 2 else ink[..., :3].mean(axis=2)) < 128
 
 
-def is_wide(sketch) -> bool:
-    """Whether a Sketchpad value's ink is more than WIDE times as wide as it is tall."""
-    ink = sketch_ink(sketch)
+def is_wide(ink) -> bool:
+    """Whether a drawing's ink (sketch_ink) is more than WIDE times as wide as it is tall."""
     if ink is None:
         return False
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     return rows.size > 0 and cols[-1] - cols[0] + 1 > WIDE * (rows[-1] - rows[0] + 1)
 
 
-def ink_stretches(sketch) -> list[tuple[int, int]]:
-    """The (first, last + 1) columns of each stretch of a Sketchpad value's ink with blank columns either side,
-    specks left out; [] for none."""
-    ink = sketch_ink(sketch)
+def ink_stretches(ink) -> list[tuple[int, int]]:
+    """The (first, last + 1) columns of each stretch of a drawing's ink (sketch_ink) with blank columns either
+    side, specks left out; [] for none."""
     if ink is None:
         return []
     per_column = ink.sum(axis=0)
@@ -211,17 +210,17 @@ def ordinal(n: int) -> str:
     return {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"{n}th")
 
 
-def reading(prediction, sketch) -> str:
+def reading(prediction, ink) -> str:
     """The line above the bars: what was read and how sure, or why nothing was (one place for new kinds of answer)."""
     if prediction.probs is None:
         message = prediction.message
         if "blank" in message or "empty" in message:
             return DRAW_HINT
-        if "only a dot" in message and ink_shape(sketch)[0] >= BLOB_SIDE:
+        if "only a dot" in message and ink_shape(ink)[0] >= BLOB_SIDE:
             return ("Too small to read: the strokes run together into a blob. Draw it larger, or pick a thinner "
                     "brush (Brush Size, in the pad's tools).")
         return f"{message.capitalize()}. Draw the whole digit."
-    fat = too_fat(sketch)
+    fat = too_fat(ink)
     if prediction.digit is None:  # read, but refused (for example "not a digit"): the bars still show
         line = f"{prediction.message[:1].upper()}{prediction.message[1:]}"
         return (f"{line}. If it is one, its strokes are very thick for its size: draw it larger, or pick a thinner "
@@ -240,17 +239,16 @@ BLOB_SIDE = 24  # pad pixels (PAD): a mark this wide is a drawing, even when it 
 FAT = 0.22  # stroke width over the digit's longer side above which strokes merge (MNIST's: about 0.12)
 
 
-def too_fat(sketch) -> bool:
+def too_fat(ink) -> bool:
     """Whether a drawing's strokes are so thick for its size that they run together (a small digit drawn with
     a wide brush): the network then sees a blob, and may read it wrong or not as a digit at all."""
-    side, width = ink_shape(sketch)
+    side, width = ink_shape(ink)
     return bool(side) and width > FAT * side
 
 
-def ink_shape(sketch) -> tuple[int, float]:
-    """The longer side of the ink on a Sketchpad value and its typical stroke width, in pad pixels ((0, 0) for
-    none or another kind of image). Across a stroke the distance to its edge averages a quarter of its width."""
-    ink = sketch_ink(sketch)
+def ink_shape(ink) -> tuple[int, float]:
+    """The longer side of a drawing's ink (sketch_ink) and its typical stroke width, in pad pixels ((0, 0) for
+    none). Across a stroke the distance to its edge averages a quarter of its width."""
     if ink is None:
         return 0, 0.0
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
