@@ -727,20 +727,26 @@ def narrow(screen) -> bool:
     return isinstance(screen, (int, float)) and 0 < screen < 700
 
 
-# The pad is all paper: Gradio fits its white sheet 30 px inside the drawing surface, with a border of page colour
-# around it where a stroke begun is lost, so the surface reaches 30 px past the pad's box on every side, that band
-# clipped, and the box keeps the sheet's shape at any width: the sheet fills the box, and the box is the pad.
-PAD_BORDER = 30  # Gradio's fit margin (its zoom tool's border_padding)
+# The pad is all paper. Gradio fits its white sheet PAD_BORDER px inside the drawing surface, with a border of page
+# colour around it where a stroke begun is lost (on the light theme it looks like more paper). So the surface
+# reaches PAD_BORDER px past the pad's box on every side, that band clipped, and the box keeps the sheet's shape:
+# the sheet fills the box at any width (Gradio fits it again whenever the surface is resized). The box is at most
+# PAD[0] px wide: the zoom-out button stops at the smaller of the fit and 100%, so a sheet fitted above 100% could
+# be shrunk inside its box, and the border would come back. The pad's tools go in a strip above it, not on the paper.
+# Written against gradio 6.31.0 (pinned): its zoom tool's border_padding and the editor's class names
+# (.pixi-target, .toolbar-wrap, .half-container, .top-panel) in templates/frontend/assets/Index-*.js.
+PAD_BORDER = 30
+TOOL_STRIP = 36  # px above the pad for its tools
 PAD_CSS = f"""
-#sketch {{ height: auto !important; aspect-ratio: {PAD[0]} / {PAD[1]}; outline: 1px solid var(--border-color-primary); }}
+#sketch {{ height: auto !important; aspect-ratio: {PAD[0]} / {PAD[1]}; max-width: {PAD[0]}px;
+  margin-top: {TOOL_STRIP}px; outline: 1px solid var(--border-color-primary); }}
 #sketch .pixi-target, #sketch .pixi-target-crop {{ inset: -{PAD_BORDER}px !important; width: auto !important;
   height: auto !important; clip-path: inset({PAD_BORDER}px); }}
-#sketch {{ margin-top: 36px; }}  /* the pad's tools in a strip above it, not over the paper */
-#sketch .toolbar-wrap {{ top: -36px !important; left: 0 !important; right: auto !important; flex-direction: row !important;
-  width: auto !important; height: auto !important; }}
+#sketch .toolbar-wrap {{ top: -{TOOL_STRIP}px !important; left: 0 !important; right: auto !important;
+  flex-direction: row !important; width: auto !important; height: auto !important; }}
 #sketch .toolbar-wrap .half-container {{ flex-direction: row !important; width: auto !important;
   height: auto !important; gap: 2px; padding: 0 2px; }}
-#sketch .top-panel {{ top: -34px !important; left: auto !important; right: 0 !important; }}
+#sketch .top-panel {{ top: -{TOOL_STRIP - 2}px !important; left: auto !important; right: 0 !important; }}
 """
 
 # Phone first: a short header, the pad and the reading on the first screen.
@@ -783,7 +789,7 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
                     # under about 1000 px the reading goes below the pad, which keeps the page's width
                     sketch = gr.Sketchpad(
                         elem_id="sketch", label="Draw a digit", show_label=False, canvas_size=PAD,
-                        image_mode="L", layers=False, height=PAD[1],
+                        image_mode="L", layers=False,  # its height: the CSS gives the box the pad's shape
                         brush=gr.Brush(default_size=10, colors=["#000000"], color_mode="fixed"),
                     )
                 with gr.Column(min_width=300, elem_id="reading"):

@@ -1,7 +1,8 @@
-"""predict() latency for one drawn digit, preprocessing included (p50, p95), and throughput in batches.
+"""predict() latency for one drawn digit, preprocessing included (p50, p95), the Draw tab's whole handler
+(app.read_sketch), and throughput in batches.
 
-The drawings are what the Draw pad sends: a digit drawn at the pad's height, ink on white, at its size (app.PAD,
-600x240; --pad 280 280 for the square pad of earlier versions).
+The drawings are what the Draw pad sends, ink on white at its size (app.PAD,
+600x240; --pad 280 280 for the square pad of earlier versions), a digit 9/14 of its height tall, centred.
 
     python bench/predict_speed.py [--checkpoint PATH] [--threads N] [--repeats N] [--pad W H]
 """
@@ -15,7 +16,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-from app import PAD  # noqa: E402
+from app import PAD, read_sketch  # noqa: E402
 from drawing import draw, sketchpad_value  # noqa: E402
 from machine import cpu_name  # noqa: E402  (bench/machine.py)
 from mnist_core.data import normalize  # noqa: E402
@@ -31,8 +32,9 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(args.checkpoint)
-    (w, h), side = args.pad, 0.75 * args.pad[1]  # a digit 3/4 of the pad tall, 2/3 as wide, in the middle
-    box = (int(w / 2 - side / 3), int(h / 2 - side / 2), int(w / 2 + side / 3), int(h / 2 + side / 2))
+    (w, h), tall = args.pad, round(args.pad[1] * 9 / 14)  # a digit 9/14 of the pad tall, 7/9 as wide, centred:
+    wide = round(tall * 7 / 9)  # on the 280x280 pad, the box (70, 50, 210, 230) this bench always drew in
+    box = ((w - wide) // 2, (h - tall) // 2, (w + wide) // 2, (h + tall) // 2)
     sketches = [sketchpad_value(draw(d, size=(w, h), box=box, width=s)) for d in (0, 1, 2, 3, 4, 7) for s in (10, 18, 30)]
     for s in sketches[:10]:
         predict(model, s)  # warm-up
@@ -45,6 +47,13 @@ def main():
     print(f"{cpu_name()}, {args.threads} threads, torch {torch.__version__}")
     print(f"one {w}x{h} Sketchpad drawing, preprocessing included: p50 {p50:.2f} ms, p95 {p95:.2f} ms "
           f"({args.repeats} calls)")
+    handler = []  # what the Draw tab runs on each stroke: predict, and the checks for a number of several digits
+    for i in range(args.repeats):
+        t0 = time.perf_counter()
+        read_sketch(sketches[i % len(sketches)])
+        handler.append(time.perf_counter() - t0)
+    print(f"  the Draw tab's handler (app.read_sketch: predict and the checks for a number): "
+          f"p50 {np.percentile(np.array(handler) * 1000, 50):.2f} ms")
     parts = {"preprocessing alone (reader.read)": [], "network alone, one 28x28": []}
     with torch.inference_mode():
         for i in range(args.repeats):  # the same drawings, each part timed by itself
