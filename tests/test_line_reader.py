@@ -125,5 +125,7 @@ def test_the_training_command_writes_a_reader_that_loads_and_calibrates_the_ship
     copy.write_bytes(SHIPPED.read_bytes())
     train_lines.main(["--data-dir", str(MNIST_DIR), "--calibrate", str(copy)])
     again, shipped = load_line_reader(copy), shipped_line_reader()
-    assert abs(again.temperature - shipped.temperature) < 1e-4 and abs(again.shift - shipped.shift) < 1e-6
+    # float32 sums differ in their last bits between CPUs (AVX2 against AVX-512): the fitted temperature by about
+    # 4e-4 of its 1.07, a difference no probability shown shows
+    assert abs(again.temperature - shipped.temperature) < 1e-3 and abs(again.shift - shipped.shift) < 1e-6
     assert again.metrics["val_exact"] == shipped.metrics["val_exact"] and again.metrics["steps"] == 5000
