@@ -1,10 +1,14 @@
-"""read_number on whole numbers made of MNIST test digits (2 to 5 each, tests/composed.py), gapped and touching:
+"""read_number on whole numbers made of MNIST test digits (2 to 6 each, tests/composed.py), gapped and touching:
 exact-match accuracy, digit accuracy (1 - character error rate), right digit count, plain predict on the
 same digits one by one (the ceiling that segmentation can reach), and the calibration error (15 bins, top class)
 of the digits the line reader read.
 Settings are chosen with --split validation (train[-5000:]); the test split is for reporting.
 
-    MNIST_DIR=/work/shared/data/mnist python bench/read_numbers.py [--n 300] [--seed 0] [--threads 1] [--split test|validation|drawn]
+--digits 7 10 makes longer numbers; --slope 0.08 stands each number on a line sloping by up to 0.08 px per px
+(about 4.6 degrees), up or down.
+
+    MNIST_DIR=/work/shared/data/mnist python bench/read_numbers.py [--n 300] [--seed 0] [--threads 1]
+        [--split test|validation|drawn] [--digits LO HI] [--slope S]
 """
 import argparse
 import os
@@ -37,15 +41,16 @@ def edit_distance(a: str, b: str) -> int:
     return row[-1]
 
 
-def run(model, lines, images, labels, n: int, touching: bool, seed: int, show: int):
+def run(model, lines, images, labels, n: int, touching: bool, seed: int, show: int, digits=(2, 6),
+        slope: float = 0.0):
     rng = np.random.default_rng(seed)
     exact = count_ok = errors = total = alone_ok = 0
     wrong, line_probs, line_truth = [], [], []
     t0 = time.perf_counter()
     for _ in range(n):
-        idx = rng.choice(len(images), size=int(rng.integers(2, 6)), replace=False)
+        idx = rng.choice(len(images), size=int(rng.integers(digits[0], digits[1] + 1)), replace=False)
         truth = "".join(str(labels[i]) for i in idx)
-        canvas, _ = compose(images[idx], rng, touching)
+        canvas, _ = compose(images[idx], rng, touching, slope=rng.uniform(-slope, slope))
         number = read_number(model, canvas, lines)
         text = number.text
         if len(number.digits) == len(truth):  # the line reader's digits, for its calibration error
@@ -83,6 +88,8 @@ def main():
     p.add_argument("--checkpoint", help="default: the shipped model")
     p.add_argument("--lines", help="the line reader (default: the shipped one)")
     p.add_argument("--show", type=int, default=12, help="misreadings printed per kind")
+    p.add_argument("--digits", type=int, nargs=2, default=(2, 6), metavar=("LO", "HI"), help="digits per number")
+    p.add_argument("--slope", type=float, default=0.0, help="the line slopes by up to this, px per px")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     folder = os.environ.get("MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist")
@@ -96,10 +103,10 @@ def main():
     model, lines = load_model(args.checkpoint), load_line_reader(args.lines)
     print(f"python {' '.join(sys.argv)}")
     print(f"CPU: {cpu_name()}, {args.threads} torch thread(s), torch {torch.__version__}; "
-          f"{args.n} numbers of 2-5 {'drawn' if args.split == 'drawn' else 'MNIST ' + args.split} digits per kind, "
-          f"seed {args.seed}")
+          f"{args.n} numbers of {args.digits[0]}-{args.digits[1]} {'drawn' if args.split == 'drawn' else 'MNIST ' + args.split}"
+          f" digits per kind, line slope up to {args.slope:g}, seed {args.seed}")
     for touching in (False, True):
-        run(model, lines, images, labels, args.n, touching, args.seed, args.show)
+        run(model, lines, images, labels, args.n, touching, args.seed, args.show, args.digits, args.slope)
 
 
 if __name__ == "__main__":

@@ -28,18 +28,22 @@ def touching_offset(canvas: np.ndarray, digit: np.ndarray, top: int, overlap: in
     return int((right - left)[rows].max()) - overlap
 
 
-def compose(digits, rng: np.random.Generator, touching: bool, factors=(2.5, 3.5), margin: int = 30):
+def compose(digits, rng: np.random.Generator, touching: bool, factors=(2.5, 3.5), margin: int = 30,
+            slope: float = 0.0):
     """Black ink on a white canvas (uint8, like a Sketchpad composite) holding `digits` (28x28 uint8 MNIST images)
     left to right, and each digit's box (x0, y0, x1, y1). Gapped: 6-40 px between boxes; touching: each
-    digit pushed against the one before until the strokes meet, then 0-3 px further."""
+    digit pushed against the one before until the strokes meet, then 0-3 px further. The line the digits stand
+    on falls by `slope` pixels per pixel to the right (rises when negative)."""
     pieces = [upscale(d, rng.uniform(*factors)) for d in digits]
     height = max(p.shape[0] for p in pieces)
-    base = margin + height  # the line the digits stand on
-    canvas = np.zeros((base + margin + 10, sum(p.shape[1] for p in pieces) + 40 * len(pieces) + 2 * margin), np.uint8)
+    width = sum(p.shape[1] for p in pieces) + 40 * len(pieces) + 2 * margin
+    rise = int(abs(slope) * width) + 1
+    base = margin + height + (rise if slope < 0 else 0)  # the line the digits stand on, at x = 0
+    canvas = np.zeros((margin + height + rise + margin + 10, width), np.uint8)
     boxes, x = [], margin
     for p in pieces:
         h, w = p.shape
-        top = base - h + int(rng.integers(-4, 5))
+        top = int(base + slope * x) - h + int(rng.integers(-4, 5))
         if boxes:
             x = touching_offset(canvas, p, top, int(rng.integers(0, 4))) if touching else boxes[-1][2] + int(rng.integers(6, 41))
         canvas[top : top + h, x : x + w] = np.maximum(canvas[top : top + h, x : x + w], p)
