@@ -144,9 +144,9 @@ def number_view(sketch, number):
 
 
 def top_two(prediction: Prediction) -> str:
-    """The two likeliest digits and their probabilities, "7 98% · 1 2%"; "not a digit" first when refused."""
+    """The two likeliest digits and their probabilities, "7: 98% · 1: 2%"; "not a digit" first when refused."""
     best = np.argsort(prediction.probs)[::-1][:2]
-    words = " · ".join(f"{d} {100 * prediction.probs[d]:.0f}%" for d in best)
+    words = " · ".join(f"{d}: {100 * prediction.probs[d]:.0f}%" for d in best)
     return f"not a digit: {words}" if prediction.digit is None else words
 
 
@@ -174,12 +174,12 @@ def sketch_ink(sketch) -> np.ndarray | None:
     return (ink if ink.ndim == 2 else ink[..., :3].mean(axis=2)) < 128
 
 
-def is_wide(ink) -> bool:
-    """Whether a drawing's ink (sketch_ink) is more than WIDE times as wide as it is tall."""
+def is_wide(ink, ratio: float = WIDE) -> bool:
+    """Whether a drawing's ink (sketch_ink) is more than `ratio` times as wide as it is tall."""
     if ink is None:
         return False
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    return rows.size > 0 and cols[-1] - cols[0] + 1 > WIDE * (rows[-1] - rows[0] + 1)
+    return rows.size > 0 and cols[-1] - cols[0] + 1 > ratio * (rows[-1] - rows[0] + 1)
 
 
 def ink_stretches(ink) -> list[tuple[int, int]]:
@@ -223,8 +223,10 @@ def reading(prediction, ink) -> str:
     fat = too_fat(ink)
     if prediction.digit is None:  # read, but refused (for example "not a digit"): the bars still show
         line = f"{prediction.message[:1].upper()}{prediction.message[1:]}"
-        return (f"{line}. If it is one, its strokes are very thick for its size: draw it larger, or pick a thinner "
-                "brush (Brush Size)." if fat else f"{line}.")
+        if fat:
+            return (f"{line}. If it is one, its strokes are very thick for its size: draw it larger, or pick a "
+                    "thinner brush (Brush Size).")
+        return f"{line}.{touching_tip(prediction, ink)}"
     note = f" ({prediction.message})" if prediction.message else ""
     top = float(prediction.probs.max())
     if fat:
@@ -232,7 +234,18 @@ def reading(prediction, ink) -> str:
                  "thinner brush (Brush Size)")
     elif top < UNSURE:
         note += f", but only {100 * top:.0f}% sure: is it a digit? Try it larger and clearer"
+        return f"Read as **{prediction.digit}**{note}.{touching_tip(prediction, ink)}"
     return f"Read as **{prediction.digit}**{note}."
+
+
+SQUAT = 0.8  # one mark this wide for its height, refused or doubted, may be two digits that touch (a 1 against a 2)
+TOUCHING_TIP = " If it is digits that touch, leave a little gap between them."
+
+
+def touching_tip(prediction, ink) -> str:
+    """TOUCHING_TIP for one mark at least SQUAT times as wide as tall, else "". The line reader is not trusted
+    with marks that squat (it would read many doodles as numbers): a gap lets each digit be read by itself."""
+    return TOUCHING_TIP if "several marks" not in prediction.message and is_wide(ink, SQUAT) else ""
 
 
 BLOB_SIDE = 24  # pad pixels (PAD): a mark this wide is a drawing, even when it reads as "only a dot"

@@ -162,8 +162,9 @@ def union(a: Part, b: Part) -> Part:
 def split_touching(lines: LineNet | None, ink: np.ndarray, groups: list[Part]) -> list[tuple[Part, Prediction | None]]:
     """Every group as the digits it holds, each with the line reader's reading, or None where the group is one
     digit for the digit network to read: it is narrower than CONSIDER of the number's height (its tallest group's),
-    or the line reader reads one digit (or none) in it, or a digit it reads has no ink of its own. The line reader
-    is `lines`, else the shipped one, loaded only when a group is that wide."""
+    or the line reader reads one digit (or none) in it, or a digit it reads has no ink of its own, or too little
+    for preprocessing to make a 28x28 of (the rounded ends of two bars, cut off an "="). The line reader is
+    `lines`, else the shipped one, loaded only when a group is that wide."""
     height = max((g.mask.shape[0] for g in groups), default=0)
     out = []
     for g in groups:
@@ -172,10 +173,12 @@ def split_touching(lines: LineNet | None, ink: np.ndarray, groups: list[Part]) -
             lines = lines if lines is not None else shipped_line_reader()
             chars = read_line(lines, window(ink, g)[:, 1:-1])
             pieces = [(trim(g.x0 + c.x0, g.y0, g.mask[:, c.x0 : c.x1]), c.probs) for c in chars]
-        if len(pieces) < 2 or any(p.mask.size == 0 for p, _ in pieces):
+        readings = [] if len(pieces) < 2 or any(p.mask.size == 0 for p, _ in pieces) else \
+            [line_reading(probs, ink, p, lines.threshold) for p, probs in pieces]
+        if not readings or any(r.pixels is None for r in readings):
             out.append((g, None))
             continue
-        out += [(p, line_reading(probs, ink, p, lines.threshold)) for p, probs in pieces]
+        out += [(p, r) for (p, _), r in zip(pieces, readings)]
     return out
 
 

@@ -64,14 +64,17 @@ def number_picture(drawing: Image.Image, boxes: list[tuple[int, int, int, int]],
                    cards: list[Image.Image], captions: list[str], width: int = 560) -> Image.Image:
     """A copy of the drawing, `width` pixels wide, with each digit's box and label on it, above a row of the
     digits' cards (each captioned)."""
-    scale = width / drawing.width
-    copy = drawing.convert("RGB").resize((width, max(1, round(drawing.height * scale))), Image.Resampling.LANCZOS)
+    scale, room = width / drawing.width, 22  # room: paper above the drawing, so a label fits over a top box
+    resized = drawing.convert("RGB").resize((width, max(1, round(drawing.height * scale))), Image.Resampling.LANCZOS)
+    copy = Image.new("RGB", (width, resized.height + room), "white")  # the pad's paper
+    copy.paste(resized, (0, room))
     draw = ImageDraw.Draw(copy)
     for (x0, y0, x1, y1), label in zip(boxes, labels):
-        box = [round(x0 * scale) - 3, round(y0 * scale) - 3, round(x1 * scale) + 2, round(y1 * scale) + 2]
+        box = [round(x0 * scale) - 3, round(y0 * scale) - 3 + room, round(x1 * scale) + 2, round(y1 * scale) + 2 + room]
         draw.rectangle(box, outline=INK if label != "?" else WRONG, width=3)
         draw.text((box[0] + 2, max(0, box[1] - 20)), label, fill=INK if label != "?" else WRONG, font=font(18))
-    row = sheet(cards, captions, columns=max(1, min(len(cards), width // (max(c.width for c in cards) + 8))))
+    row = sheet(cards, captions, columns=max(1, min(len(cards), width // (max(c.width for c in cards) + 8))),
+                caption_size=16)
     out = Image.new("RGBA", (max(width, row.width), copy.height + row.height + 8), CLEAR)
     out.paste(copy, (0, 0))
     out.paste(row, (0, copy.height + 8), row)

@@ -95,6 +95,20 @@ def test_touching_digits_drawn_as_one_mark_read_as_a_number(app_module):
     assert hint.startswith("Read as **47**: 2 digits"), hint
 
 
+def test_touching_digits_the_network_refuses_get_a_tip_to_leave_a_gap(app_module):
+    """A 7 and a 4 that touch, about as wide as tall: the line reader is not trusted with a mark that squat (it
+    would read many doodles as numbers), the digit network refuses it, and the line says how to get it read."""
+    seven = np.asarray(draw(7, size=(600, 240), box=(180, 50, 290, 200), width=14))
+    four = np.asarray(draw(4, size=(600, 240), box=(270, 50, 370, 200), width=14))
+    hint = read_sketch(app_module, sketchpad_value(Image.fromarray(np.minimum(seven, four))))[2]
+    assert hint.startswith("Not a digit") and hint.endswith(app_module.TOUCHING_TIP), hint
+    apart = np.minimum(np.asarray(draw(7, size=(600, 240), box=(130, 50, 240, 200), width=14)),
+                       np.asarray(draw(4, size=(600, 240), box=(300, 50, 400, 200), width=14)))
+    assert read_sketch(app_module, sketchpad_value(Image.fromarray(apart)))[2].startswith("Read as **74**")
+    assert read_sketch(app_module, sketchpad_value(draw(7, size=(600, 240), box=(250, 40, 350, 200))))[2] == \
+        "Read as **7**."  # a plain digit gets no tip
+
+
 def test_one_wide_digit_stays_one_digit_and_wide_doodles_seldom_read_as_numbers(app_module):
     """One mark much wider than tall goes to the line reader; it must not cut a wide digit in two, and, having
     never seen a non-digit, shows a doodle as a number only when every digit is SURE_NUMBER sure (6 of these

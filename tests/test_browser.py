@@ -340,6 +340,18 @@ def test_a_number_is_read_whole_and_a_doodle_is_refused(browser, server, size):
         page.context.close()
 
 
+def test_an_equals_sign_is_not_read_as_a_number(page):
+    """Two bars drawn in the browser, one above the other, make one group (as a 5's bar and body do), much wider
+    than tall: the line reader read it as 52, its "5" cut from the bars' rounded ends, which preprocessing cannot
+    read (a black card). Such a piece now sends the group back to the digit network, which refuses it."""
+    for y in (-27.5, 17.5):
+        stroke(page, [(-70, y), (70, y)])
+    both = lambda: (lambda h: h if "several marks" in h or " digits." in h else None)(hint(page))  # noqa: E731
+    line = wait_for(both, timeout=30)  # the reading of both bars, not the first's alone
+    assert line.startswith("Not a digit"), line
+    assert not page.locator("#number img").is_visible()
+
+
 PICTURES = ("input", "stage1", "hidden", "outputs", "why", "neighbours", "sweep")
 
 
