@@ -1,5 +1,7 @@
 """One digit on the Draw pad, read by the app's own handler (app.read_sketch), on the old 280x280 pad and on
 today's wide one: how many read right, how many are taken for a number of several digits, how many are refused.
+Then non-digits (synthetic's evaluation letters, symbols, shapes and scribbles) on the wide pad: how many
+predict refuses, and what the Draw tab shows, whose number reading can take a doodle for digits.
 
 The digits are mnist_core.synthetic's hand-drawn evaluation set, drawn at the pad's height (0.45-0.8 of it tall,
 strokes 3-10% of it wide, as that set draws them) at a random place on the pad, in pure black on white as the
@@ -21,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import app  # noqa: E402
 from machine import cpu_name  # noqa: E402  (bench/machine.py)
-from mnist_core.synthetic import drawn_digits  # noqa: E402
+from mnist_core.reader import predict  # noqa: E402
+from mnist_core.synthetic import drawn_digits, non_digits  # noqa: E402
 
 
 def on_pad(digit: np.ndarray, pad: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -59,6 +62,18 @@ def main():
             else:
                 other += 1
         print(f"| {pad[0]}x{pad[1]} | {right / args.n:.1%} | {number / args.n:.1%} | {other / args.n:.1%} |")
+    rng = np.random.default_rng(args.seed)
+    refused, shown = 0, {"refused or not read": 0, "read as one digit": 0, "read as a number": 0}
+    model = app.MODELS.get(None).model
+    for drawing in non_digits(args.n, args.seed, "eval", side=app.PAD[1]):
+        sketch = {"background": None, "layers": [], "composite": on_pad(drawing, app.PAD, rng)}
+        p = predict(model, sketch)
+        refused += p.digit is None
+        read = re.match(r"Read as \*\*(\d+)\*\*", app.read_sketch(sketch)[2])
+        shown["refused or not read" if not read else "read as a number" if len(read.group(1)) > 1
+              else "read as one digit"] += 1
+    print(f"\n{args.n} non-digits on the {app.PAD[0]}x{app.PAD[1]} pad: predict refuses {refused / args.n:.1%}; the Draw tab: "
+          + ", ".join(f"{k} {v / args.n:.1%}" for k, v in shown.items()))
 
 
 if __name__ == "__main__":
