@@ -242,10 +242,15 @@ SQUAT = 0.8  # one mark this wide for its height, refused or doubted, may be two
 TOUCHING_TIP = " If it is digits that touch, leave a little gap between them."
 
 
+TIP_BELIEF = 0.25  # ... and only when the network sees some digit in it (a star's readings are all near 10%)
+
+
 def touching_tip(prediction, ink) -> str:
-    """TOUCHING_TIP for one mark at least SQUAT times as wide as tall, else "". The line reader is not trusted
-    with marks that squat (it would read many doodles as numbers): a gap lets each digit be read by itself."""
-    return TOUCHING_TIP if "several marks" not in prediction.message and is_wide(ink, SQUAT) else ""
+    """TOUCHING_TIP for one mark at least SQUAT times as wide as tall, with a top probability of at least
+    TIP_BELIEF, else "". The line reader is not trusted with marks that squat (it would read many doodles as
+    numbers): a gap lets each digit be read by itself."""
+    one_mark = "several marks" not in prediction.message
+    return TOUCHING_TIP if one_mark and prediction.probs.max() >= TIP_BELIEF and is_wide(ink, SQUAT) else ""
 
 
 BLOB_SIDE = 24  # pad pixels (PAD): a mark this wide is a drawing, even when it reads as "only a dot"

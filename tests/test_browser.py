@@ -335,6 +335,7 @@ def test_a_number_is_read_whole_and_a_doodle_is_refused(browser, server, size):
         wait_for(lambda: "Not a digit" in hint(page), timeout=30)
         assert page.locator("#probs .confidence-set").count() == 10  # refused, and the bars still show, greyed
         assert "refused" in page.locator("#probs").get_attribute("class")
+        assert "digits that touch" not in hint(page)  # nothing in a star looks like digits
         doc_shot(page, "refused" + ("-phone" if phone else ""), full_page=False)
     finally:
         page.context.close()
