@@ -73,7 +73,8 @@ JOB = TrainingJob(  # the MNIST folder comes from $MNIST_DIR, read by mnist_core
 )
 EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").glob("*.png"))
 PAD = (600, 240)  # the Draw pad, in pixels: wide enough for a number, one digit drawn about as tall as before
-DRAW_HINT = "Draw a digit (0-9) on the white pad, or a number, digits side by side. The reading updates after every stroke."
+DRAW_HINT = ("Draw a digit (0-9) on the white pad, or a number, digits side by side. The reading updates after "
+             "every stroke.")
 UNSURE = 0.5  # below this top probability the hint says the reading is a guess
 CURVE_TYPES = {"iteration": "int64", "metric": "str", "value": "float64"}  # History rows, typed even when empty
 
@@ -239,10 +240,8 @@ def reading(prediction, ink) -> str:
 
 
 SQUAT = 0.8  # one mark this wide for its height, refused or doubted, may be two digits that touch (a 1 against a 2)
+TIP_BELIEF = 0.25  # ... when the network sees some digit in it (a star's readings are all near 10%)
 TOUCHING_TIP = " If it is digits that touch, leave a little gap between them."
-
-
-TIP_BELIEF = 0.25  # ... and only when the network sees some digit in it (a star's readings are all near 10%)
 
 
 def touching_tip(prediction, ink) -> str:
