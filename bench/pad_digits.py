@@ -36,6 +36,12 @@ def on_pad(digit: np.ndarray, pad: tuple[int, int], rng: np.random.Generator) ->
     return sheet
 
 
+def digits_read(line: str) -> str | None:
+    """The digits the Draw tab's line says it read ("Read as **2026**..."), None when it read none."""
+    read = re.match(r"Read as \*\*(\d+)\*\*", line)
+    return read.group(1) if read else None
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=1000)
@@ -53,11 +59,10 @@ def main():
         right = number = other = 0
         for digit, label in zip(digits, labels):
             sketch = {"background": None, "layers": [], "composite": on_pad(digit, pad, rng)}  # what the pad sends
-            line = app.read_sketch(sketch)[2]
-            read = re.match(r"Read as \*\*(\d+)\*\*", line)
-            if read and len(read.group(1)) > 1:
+            read = digits_read(app.read_sketch(sketch)[2])
+            if read and len(read) > 1:
                 number += 1
-            elif read and int(read.group(1)) == label:
+            elif read == str(label):
                 right += 1
             else:
                 other += 1
@@ -69,9 +74,8 @@ def main():
         sketch = {"background": None, "layers": [], "composite": on_pad(drawing, app.PAD, rng)}
         p = predict(model, sketch)
         refused += p.digit is None
-        read = re.match(r"Read as \*\*(\d+)\*\*", app.read_sketch(sketch)[2])
-        shown["refused or not read" if not read else "read as a number" if len(read.group(1)) > 1
-              else "read as one digit"] += 1
+        read = digits_read(app.read_sketch(sketch)[2])
+        shown["refused or not read" if not read else "read as a number" if len(read) > 1 else "read as one digit"] += 1
     print(f"\n{args.n} non-digits on the {app.PAD[0]}x{app.PAD[1]} pad: predict refuses {refused / args.n:.1%}; the Draw tab: "
           + ", ".join(f"{k} {v / args.n:.1%}" for k, v in shown.items()))
 

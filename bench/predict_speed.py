@@ -47,12 +47,13 @@ def main():
     print(f"{cpu_name()}, {args.threads} threads, torch {torch.__version__}")
     print(f"one {w}x{h} Sketchpad drawing, preprocessing included: p50 {p50:.2f} ms, p95 {p95:.2f} ms "
           f"({args.repeats} calls)")
-    handler = []  # what the Draw tab runs on each stroke: predict, and the checks for a number of several digits
+    handler = []  # what the Draw tab runs on each stroke: predict, and the checks for a number (with the app's
+    # own model, the shipped one, whatever --checkpoint says)
     for i in range(args.repeats):
         t0 = time.perf_counter()
         read_sketch(sketches[i % len(sketches)])
         handler.append(time.perf_counter() - t0)
-    print(f"  the Draw tab's handler (app.read_sketch: predict and the checks for a number): "
+    print(f"  the Draw tab's handler (app.read_sketch: predict and the checks for a number; the app's model): "
           f"p50 {np.percentile(np.array(handler) * 1000, 50):.2f} ms")
     parts = {"preprocessing alone (reader.read)": [], "network alone, one 28x28": []}
     with torch.inference_mode():

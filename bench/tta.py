@@ -45,12 +45,11 @@ VIEWS = {
     "turn +6°": lambda x: affine(x, 6), "turn -6°": lambda x: affine(x, -6),
     "scale up": lambda x: affine(x, scale=1.08), "scale down": lambda x: affine(x, scale=0.93),
 }
-SHIFTS = ["as is", "shift right", "shift left", "shift down", "shift up"]
 SETS = {  # every set tried, all shown
     "none (today)": ["as is"],
     "turns": ["as is", "turn +6°", "turn -6°"],
     "scales": ["as is", "scale up", "scale down"],
-    "shifts": SHIFTS,
+    "shifts": ["as is", "shift right", "shift left", "shift down", "shift up"],
     "turns and scales": ["as is", "turn +6°", "turn -6°", "scale up", "scale down"],
     "all nine": list(VIEWS),
 }

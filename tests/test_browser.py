@@ -347,8 +347,11 @@ def test_an_equals_sign_is_not_read_as_a_number(page):
     read (a black card). Such a piece now sends the group back to the digit network, which refuses it."""
     for y in (-27.5, 17.5):
         stroke(page, [(-70, y), (70, y)])
-    both = lambda: (lambda h: h if "several marks" in h or " digits." in h else None)(hint(page))  # noqa: E731
-    line = wait_for(both, timeout=30)  # the reading of both bars, not the first's alone
+    def both_bars_read():  # not the first bar's reading alone
+        line = hint(page)
+        return line if "several marks" in line or " digits." in line else None
+
+    line = wait_for(both_bars_read, timeout=30)
     assert line.startswith("Not a digit"), line
     assert not page.locator("#number img").is_visible()
 
