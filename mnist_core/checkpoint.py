@@ -12,14 +12,15 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .config import TrainConfig
-from .model import DigitCNN, ModelConfig
+from .model import DigitCNN, Ensemble, ModelConfig
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 OLD_FORMATS = {1: "format 1 held the older network with batch norm before pooling: retrain it"}
 # Format 2 predates the validation split, outlier exposure and calibration: such a model loads as trained,
 # with no held-out split, no outlier exposure, temperature 1 and no "not a digit" threshold.
 # Format 3 predates the generated photos and scans (photo_digits): such a model trained on none.
 # Format 4 predates the drawn digits in calibration (calibration_drawn): its temperature was fitted on MNIST alone.
+# Format 5 predates ensembles ("members", "views"): it holds one network.
 FORMAT_4_TRAINING = {"calibration_drawn": 0}
 FORMAT_3_TRAINING = {"photo_digits": 0, **FORMAT_4_TRAINING}
 FORMAT_2_TRAINING = {"validation": 0, "outlier_weight": 0.0, "non_digits": 0, "drawn_digits": 0, "printed_digits": 0,
@@ -33,11 +34,11 @@ class CheckpointError(RuntimeError):
 
 @dataclass
 class Checkpoint:
-    model: DigitCNN
+    model: DigitCNN | Ensemble
     model_config: ModelConfig
     train_config: TrainConfig
     metrics: dict  # test_acc, per_class, and whatever else the trainer measured
-    device: str  # what it was trained on, e.g. "NVIDIA H100" or "CPU"
+    device: str  # what it was trained on, e.g. "NVIDIA H100" or "CPU" (an ensemble's: each network's, with " + ")
     created: str  # ISO 8601, UTC
     path: Path | None = None
 
@@ -49,6 +50,8 @@ def save_checkpoint(path, model, train_config: TrainConfig, metrics: dict, devic
     meta = {
         "format_version": FORMAT_VERSION,
         "model_config": asdict(model.config),
+        "members": len(model.members) if isinstance(model, Ensemble) else 1,  # networks of that config, averaged
+        "views": list(getattr(model, "views", ())),  # what an ensemble reads beside the input (model.VIEWS)
         "train_config": asdict(train_config),
         "metrics": metrics,
         "calibration": {"temperature": model.temperature, "threshold": model.threshold},
@@ -103,7 +106,7 @@ def load_checkpoint(path=None, device=None) -> Checkpoint:
         raise CheckpointError(f"{path}: a safetensors file without mnist_core metadata")
     try:
         meta = json.loads(raw)
-        old = {2: FORMAT_2_TRAINING, 3: FORMAT_3_TRAINING, 4: FORMAT_4_TRAINING}.get(meta.get("format_version"))
+        old = {2: FORMAT_2_TRAINING, 3: FORMAT_3_TRAINING, 4: FORMAT_4_TRAINING, 5: {}}.get(meta.get("format_version"))
         if old is not None:
             meta["train_config"] = {**old, **meta["train_config"]}
         elif meta.get("format_version") != FORMAT_VERSION:
@@ -112,7 +115,13 @@ def load_checkpoint(path=None, device=None) -> Checkpoint:
             raise ValueError(f"format version {version}, this code reads {FORMAT_VERSION}{why}")
         model_config = from_dict(ModelConfig, meta["model_config"])
         train_config = from_dict(TrainConfig, meta["train_config"])
-        model = DigitCNN(model_config)
+        members = meta.get("members", 1)
+        if not isinstance(members, int) or members < 1:
+            raise ValueError(f"members must be a whole number, at least 1, got {members!r}")
+        views = tuple(meta.get("views", ()))
+        if members == 1 and views:
+            raise ValueError(f"views {list(views)} are read by an ensemble, and this file holds one network")
+        model = DigitCNN(model_config) if members == 1 else Ensemble(model_config, members, views)
         model.load_state_dict(weights)
         calibration = meta.get("calibration") or {}  # none: plain softmax, nothing refused
         model.temperature = float(calibration.get("temperature", 1.0))

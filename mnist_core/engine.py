@@ -201,8 +201,9 @@ def train(
 def calibrate(model: DigitCNN, val_set: Split, precision: str, drawn: Split | None = None) -> list[float]:
     """Fit the model's temperature on the validation split, and on `drawn` digits beside it when given (each
     set weighing half: one temperature for MNIST's scans and for drawings, which the network is surer of
-    than it should be), then the "not a digit" threshold on the validation split; returns the validation
-    split's expected calibration error before and after."""
+    than it should be), then the "not a digit" threshold: the highest that refuses at most REFUSE_DIGITS of the
+    validation split and of the drawn digits; returns the validation split's expected calibration error before
+    and after."""
     logits = predict_logits(model, val_set.images, precision)
     labels = val_set.labels.cpu().numpy()
     before = expected_calibration_error(torch.softmax(logits, 1).cpu().numpy(), labels)
@@ -215,5 +216,7 @@ def calibrate(model: DigitCNN, val_set: Split, precision: str, drawn: Split | No
         model.temperature = fit_temperature(torch.cat([logits.cpu(), drawn_logits.cpu()]),
                                             torch.cat([val_set.labels.cpu(), drawn.labels.cpu()]), weights)
     probs = calibrated(logits, model).cpu().numpy()
-    model.threshold = refusal_threshold(probs.max(1))
+    tops = [probs.max(1)] + ([] if drawn is None or not len(drawn.labels) else
+                             [calibrated(drawn_logits, model).max(1).values.cpu().numpy()])
+    model.threshold = min(refusal_threshold(t) for t in tops)  # refuses at most REFUSE_DIGITS of each set
     return [round(before, 5), round(expected_calibration_error(probs, labels), 5)]

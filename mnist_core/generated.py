@@ -121,8 +121,14 @@ def training_extras(config: TrainConfig, workers: int = 1, data_dir=None) -> tup
     if made:
         extra = Split(as_inputs(np.concatenate([p for p, _ in made])), torch.from_numpy(np.concatenate([y for _, y in made])))
     if config.non_digits and config.outlier_weight > 0:
-        non_digits = as_inputs(_made("non-digits", config.non_digits, SEED, _non_digit_chunk, workers)[0])
+        non_digits = as_inputs(non_digit_pixels(config.non_digits, workers))
     return extra, non_digits
+
+
+def non_digit_pixels(count: int, workers: int = 1) -> np.ndarray:
+    """The first `count` generated non-digits for outlier exposure (synthetic's "train" split, preprocessed):
+    (count, 28, 28) float32 0..1, white ink on black, as MNIST's digits are."""
+    return _made("non-digits", count, SEED, _non_digit_chunk, workers)[0]
 
 
 def calibration_digits(config: TrainConfig, workers: int = 1) -> Split | None:

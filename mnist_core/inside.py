@@ -14,6 +14,7 @@ from captum.attr import DeepLift
 from torch import nn
 
 from .data import normalize
+from .model import Ensemble
 from .reader import probabilities
 
 @dataclass
@@ -46,19 +47,27 @@ def device_of(model: nn.Module) -> torch.device:
 
 def run_layers(model: nn.Module, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
     """(stage outputs, hidden, logits) for a normalized batch, running model.features stage by stage and
-    model.classifier layer by layer: the hidden layer is what enters the last linear layer (after its ReLU)."""
-    stages = []
-    for stage in model.features:
-        x = stage(x)
-        stages.append(x)
-    layers = list(model.classifier)
+    model.classifier layer by layer: the hidden layer is what enters the last linear layer (after its ReLU).
+    An Ensemble's stages and hidden layer are its first network's; its logits are the whole ensemble's, the
+    ones it reads with."""
+    net = first_network(model)
+    stages, h = [], x
+    for stage in net.features:
+        h = stage(h)
+        stages.append(h)
+    layers = list(net.classifier)
     last = max(i for i, layer in enumerate(layers) if isinstance(layer, nn.Linear))
     for layer in layers[:last]:
-        x = layer(x)
-    hidden = x
+        h = layer(h)
+    hidden = h
     for layer in layers[last:]:
-        x = layer(x)
-    return stages, hidden, x
+        h = layer(h)
+    return stages, hidden, h if net is model else model(x)
+
+
+def first_network(model: nn.Module) -> nn.Module:
+    """The model itself, or an Ensemble's first network."""
+    return model.members[0] if isinstance(model, Ensemble) else model
 
 
 @torch.inference_mode()

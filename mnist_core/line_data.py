@@ -41,10 +41,11 @@ def meeting_x(canvas: np.ndarray, piece: np.ndarray, top: int) -> int | None:
     return int((right - np.argmax(new, axis=1))[rows].max()) + 1
 
 
-def compose_line(images: np.ndarray, labels: np.ndarray,
-                 rng: np.random.Generator) -> tuple[np.ndarray, str, list[tuple[int, int]]]:
-    """One line of random digits from `images` (N, 28, 28 uint8), its text, and each digit's columns (x0, x1)."""
-    picks = rng.integers(0, len(images), int(rng.choice(LENGTHS)))
+def compose_line(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+                 length: int | None = None) -> tuple[np.ndarray, str, list[tuple[int, int]]]:
+    """One line of `length` (else a random number from LENGTHS) random marks from `images` (N, 28, 28 uint8), its
+    text (each mark's label: "" for a mark that is no digit), and each mark's columns (x0, x1)."""
+    picks = rng.integers(0, len(images), length or int(rng.choice(LENGTHS)))
     pieces = [(digit_ink(images[i], rng), str(labels[i])) for i in picks]
     pieces = [(p, t) for p, t in pieces if p is not None] or [(np.ones((20, 3), np.float32), str(1))]
     tallest = max(p.shape[0] for p, _ in pieces)

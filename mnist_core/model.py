@@ -1,8 +1,13 @@
 """The CNN: stages of 3x3 convolutions, each stage halving the resolution with 2x2 max pooling, then two linear layers."""
 from dataclasses import dataclass
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from .data import MEAN, STD, normalize
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,47 @@ class DigitCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (N, 10) for normalized images (N, 1, 28, 28); softmax gives the probabilities."""
         return self.classifier(self.features(x))
+
+
+VIEWS = {"turn +6°": (6.0, 1.0), "turn -6°": (-6.0, 1.0), "scale up": (0.0, 1.08), "scale down": (0.0, 0.93)}
+# test-time views an Ensemble may read beside the drawing as it is: (degrees turned, scale); see bench/tta.py
+
+
+def affine(pixels: torch.Tensor, degrees: float = 0.0, scale: float = 1.0) -> torch.Tensor:
+    """Pixels (N, 1, H, W), 0..1 white ink on black, turned by `degrees` and zoomed by `scale` about the centre
+    (black comes in at the edges)."""
+    a = math.radians(degrees)
+    theta = torch.tensor([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0]]) / scale
+    grid = F.affine_grid(theta.to(pixels).expand(len(pixels), 2, 3), list(pixels.shape), align_corners=False)
+    return F.grid_sample(pixels, grid, align_corners=False)
+
+
+class Ensemble(nn.Module):
+    """Several DigitCNNs of one ModelConfig, trained apart (other seeds), read as one network: its logits are the
+    mean of theirs over the input and its `views` (names of VIEWS: the drawing turned or zoomed a little, test-time
+    augmentation). One linear mean, calibrated as one network is (a temperature and a threshold fitted on it)."""
+
+    def __init__(self, config: ModelConfig = ModelConfig(), members: int = 2, views: tuple[str, ...] = ()):
+        super().__init__()
+        if members < 2:
+            raise ValueError(f"an ensemble needs at least 2 networks, got {members!r}")
+        unknown = [v for v in views if v not in VIEWS]
+        if unknown:
+            raise ValueError(f"unknown views {unknown}; known: {list(VIEWS)}")
+        self.config = config
+        self.views = tuple(views)
+        self.temperature: float = 1.0
+        self.threshold: float | None = None
+        self.members = nn.ModuleList(DigitCNN(config) for _ in range(members))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (N, 10) for normalized images (N, 1, 28, 28): every network reads every view in one batch."""
+        if self.views:
+            pixels = x * STD + MEAN
+            x = torch.cat([x, *(normalize(affine(pixels, *VIEWS[v])) for v in self.views)])
+            x = x.contiguous(memory_format=torch.channels_last)
+        logits = torch.stack([m(x) for m in self.members]).mean(0)
+        return logits.reshape(1 + len(self.views), -1, logits.shape[-1]).mean(0)
 
 
 def count_parameters(model: nn.Module) -> int:

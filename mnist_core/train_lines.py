@@ -10,6 +10,7 @@ held out as the digit network's are. Lines of those held-out digits, each read a
 reads it, then give the temperature and the "not a digit" threshold (mnist_core.calibration), the shift from
 the column CTC fires at to a digit's centre, and the exact-match rate reported. The test digits are not used."""
 import argparse
+import os
 import time
 
 import numpy as np
@@ -20,6 +21,7 @@ from tqdm import tqdm
 from .calibration import calibrated, expected_calibration_error, fit_temperature, refusal_threshold
 from .config import device_name
 from .data import read_split, resolve_data_dir
+from .generated import non_digit_pixels
 from .line_data import compose_line
 from .line_reader import (BLANK, PAD, STRIDE, LineNet, batched, column_centre, decode, line_input, load_line_reader,
                           save_line_reader)
@@ -27,10 +29,14 @@ from .line_reader import (BLANK, PAD, STRIDE, LineNet, batched, column_centre, d
 VALIDATION = 5000  # the last training digits, held out (as TrainConfig.validation holds them out)
 
 
-def lines(images, labels, rng, n: int) -> tuple[torch.Tensor, list[int], list[str], list[list[float]]]:
+def lines(images, labels, rng, n: int, outliers: np.ndarray | None = None,
+          share: float = 0.0) -> tuple[torch.Tensor, list[int], list[str], list[list[float]]]:
     """n composed lines as a normalized batch, with each line's output columns, text and digits' centres (in
-    input pixels)."""
-    composed = [compose_line(images, labels, rng) for _ in range(n)]
+    input pixels). With `outliers` (N, 28, 28 uint8 non-digits), a `share` of the lines is one of them alone, whose
+    text is "": outlier exposure (Hendrycks et al., 2019), so a doodle reads as no digits rather than as some."""
+    alone = np.full(len(outliers) if outliers is not None else 0, "")
+    composed = [compose_line(outliers, alone, rng, length=1) if outliers is not None and rng.random() < share
+                else compose_line(images, labels, rng) for _ in range(n)]
     inputs = [line_input(ink) for ink, _, _ in composed]
     x, columns = batched([a for a, _ in inputs])
     centres = [[(x0 + x1) / 2 * scale + PAD for x0, x1 in spans] for (_, _, spans), (_, scale) in zip(composed, inputs)]
@@ -86,6 +92,10 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--val-lines", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--non-digits", type=int, default=0,
+                   help="generated non-digits (mnist_core.generated, the digit network's outlier set) for outlier "
+                        "exposure (0: none, as the shipped reader; 10,000 were tried, see the README)")
+    p.add_argument("--outlier-share", type=float, default=0.15, help="share of training lines that are one non-digit")
     p.add_argument("--calibrate", metavar="PATH",
                    help="no training: fit this line reader's calibration again, in place")
     args = p.parse_args(argv)
@@ -97,6 +107,8 @@ def main(argv=None):
     if args.calibrate:
         model = load_line_reader(args.calibrate)
         return report(model, {**model.metrics, **calibrate(model, held_lines)}, args.calibrate)
+    outliers = (np.round(non_digit_pixels(args.non_digits, os.cpu_count() or 1) * 255).astype(np.uint8)
+                if args.non_digits and args.outlier_share > 0 else None)
     model = LineNet()
     optimizer = torch.optim.AdamW(model.parameters(), args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=args.steps, pct_start=0.1)
@@ -104,7 +116,7 @@ def main(argv=None):
     bar = tqdm(range(args.steps), desc="line reader", unit="step")
     for step in bar:
         model.train()
-        x, columns, texts, _ = lines(*train, rng, args.batch_size)
+        x, columns, texts, _ = lines(*train, rng, args.batch_size, outliers, args.outlier_share)
         loss = ctc_loss(model, x, columns, texts)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -115,7 +127,8 @@ def main(argv=None):
         if (step + 1) % 1000 == 0 and step + 1 < args.steps:
             tqdm.write(f"step {step + 1}: exact {examine(model, *held_lines)[0]:.1%} of "
                        f"{args.val_lines} held-out lines")
-    metrics = {"steps": args.steps, "lines": args.steps * args.batch_size,
+    metrics = {"steps": args.steps, "lines": args.steps * args.batch_size, "non_digits": args.non_digits,
+               "outlier_share": args.outlier_share if outliers is not None else 0.0,
                "train_time_s": round(time.perf_counter() - start, 1)}
     save_line_reader(args.out, model, metrics, device_name(torch.device("cpu")))  # kept, should calibration fail
     report(model, {**metrics, **calibrate(model, held_lines)}, args.out)

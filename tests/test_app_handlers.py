@@ -289,15 +289,20 @@ def test_the_page_that_trained_takes_its_model_and_the_others_keep_theirs(app_mo
 
 def test_the_model_details_name_the_training_precision_when_the_checkpoint_records_it(app_module):
     models = app_module.MODELS
-    shipped = models.default
-    assert f"on {shipped.device}, {shipped.metrics['precision']} ·" in app_module.model_details()  # as recorded
-    # the test figure says it was measured in bf16, beside Explore's float32 check of the same model
-    assert f"(measured in {shipped.metrics['precision']} as trained; Explore checks it in float32)" in app_module.model_details()
+    shipped = models.default  # two networks, measured together in float32: no training precision of its own
+    details = app_module.model_details()
+    assert f"on {shipped.device} ·" in details and "NVIDIA H200 + CPU" in details and "measured in" not in details
+    assert "2 networks averaged, seeds 0, 1" in details
+    one = random_model(models, "bf16.safetensors", 5, {"precision": "bf16"})
     older = random_model(models, "no-precision.safetensors", 6)
-    try:
+    try:  # the test figure says it was measured in bf16, beside Explore's float32 check of the same model
+        details = app_module.model_details("bf16.safetensors")
+        assert "on CPU, bf16 ·" in details and "(measured in bf16 as trained; Explore checks it in float32)" in details
+        assert "seed 0 ·" in details
         details = app_module.model_details("no-precision.safetensors")
         assert "no-precision.safetensors" in details and "on CPU ·" in details and "bf16" not in details
     finally:
+        one.unlink()
         older.unlink()
 
 

@@ -15,7 +15,7 @@ from scipy.stats import spearmanr
 from conftest import MNIST_DIR, needs_mnist, wait_for
 from drawing import draw, sketchpad_value
 from mnist_core.data import normalize
-from mnist_core.inside import activations, attribution, hidden_vectors
+from mnist_core.inside import activations, attribution, first_network, hidden_vectors
 from mnist_core.inside_pictures import (AWAY, BACKGROUND, TOWARDS, heat_colours, section_pictures, stage_caption,
                                         tile_grid)
 from mnist_core.inside_view import look_inside
@@ -159,7 +159,8 @@ def randomized(model, seed, only_classifier=False):
     """A copy with freshly initialized weights (all of them, or only the fully connected layers)."""
     torch.manual_seed(seed)
     copy_ = copy.deepcopy(model)
-    for module in (copy_.classifier if only_classifier else copy_).modules():
+    parts = [m for name, m in copy_.named_modules() if name.endswith("classifier")] if only_classifier else [copy_]
+    for module in (m for part in parts for m in part.modules()):  # an ensemble's: every network's
         if hasattr(module, "reset_parameters"):
             module.reset_parameters()
     return copy_.eval()
@@ -236,7 +237,7 @@ def test_index_is_kept_per_model(shipped, index, other):
     assert neighbour_index(shipped, MNIST_DIR) is index  # built once
     changed = copy.deepcopy(shipped)
     with torch.no_grad():
-        changed.classifier[1].weight[0, 0] += 1
+        first_network(changed).classifier[1].weight[0, 0] += 1
     assert fingerprint(changed) != fingerprint(shipped)
     assert fingerprint(copy.deepcopy(shipped)) == fingerprint(shipped)
 

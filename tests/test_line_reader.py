@@ -53,6 +53,22 @@ def test_composed_training_lines_hold_their_digits_and_often_touch():
 
 
 @needs_mnist
+def test_outlier_exposure_lines_are_one_non_digit_with_no_text_and_the_rest_digits():
+    from mnist_core.data import read_split
+    from mnist_core.synthetic import non_digits, to_inputs
+    from mnist_core.train_lines import lines
+
+    images, labels = read_split(MNIST_DIR, "train")
+    doodles = (to_inputs(non_digits(12, 5, "train"))[0] * 255).astype(np.uint8)
+    x, columns, texts, centres = lines(images[:500], labels[:500], np.random.default_rng(0), 40, doodles, share=0.5)
+    blank = [t == "" for t in texts]
+    assert 10 <= sum(blank) <= 30 and all(t.isdigit() for t in texts if t)  # about half are a doodle, read as nothing
+    assert all(len(c) == 1 for c, b in zip(centres, blank) if b) and x.shape[0] == 40 and min(columns) > 0
+    _, _, texts, _ = lines(images[:500], labels[:500], np.random.default_rng(0), 20, doodles, share=0.0)
+    assert all(t.isdigit() for t in texts)  # no share: digits only, as before
+
+
+@needs_mnist
 def test_touching_test_digits_are_read_with_their_places(test_digits):
     exact = placed = 0
     for seed in range(20):
@@ -117,9 +133,9 @@ def test_the_training_command_writes_a_reader_that_loads_and_calibrates_the_ship
 
     out = tmp_path / "lines.safetensors"
     train_lines.main(["--data-dir", str(MNIST_DIR), "--steps", "3", "--batch-size", "8", "--val-lines", "16",
-                      "--out", str(out)])
+                      "--non-digits", "50", "--out", str(out)])
     model = load_line_reader(out)
-    assert model.metrics["steps"] == 3 and model.metrics["lines"] == 24
+    assert model.metrics["steps"] == 3 and model.metrics["lines"] == 24 and model.metrics["non_digits"] == 50
     assert "held-out lines read exactly" in capsys.readouterr().out
     copy = tmp_path / "shipped.safetensors"  # --calibrate with the defaults gives the shipped file's calibration
     copy.write_bytes(SHIPPED.read_bytes())

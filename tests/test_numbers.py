@@ -7,6 +7,7 @@ from PIL import Image, ImageDraw
 from composed import compose
 from conftest import MNIST_DIR, needs_mnist
 from drawing import STROKES, sketchpad_value
+from mnist_core.checkpoint import SHIPPED
 from mnist_core.numbers import Number, assemble, find_marks, read_number
 from mnist_core.preprocess import ink_map, to_array
 from mnist_core.reader import Prediction, load_model, predict
@@ -46,12 +47,15 @@ def model():
 
 @pytest.fixture(scope="module")
 def clear_test_digits(model):
-    """MNIST test digits that predict reads right on their own, so a wrong number is the segmentation's fault."""
+    """MNIST test digits that predict reads right on their own, so a wrong number is the segmentation's fault: read
+    by the shipped model's first network, the one these tests' numbers were first composed for, so the numbers
+    stay the same whatever ships (the shipped model reads 1,986 of these 1,990 right alone)."""
     from mnist_core.data import read_split
 
     images, labels = read_split(MNIST_DIR, "test")
     images, labels = images[:2000], labels[:2000]
-    right = np.array([p.digit for p in predict(model, list(images))]) == labels
+    first = load_model(SHIPPED.parent / "networks" / "seed0_h200.safetensors")
+    right = np.array([p.digit for p in predict(first, list(images))]) == labels
     return images[right], labels[right]
 
 
