@@ -45,7 +45,8 @@ def main():
     logits = {name: predict_logits(model, x) for name, (x, _) in sets.items()}
     threshold = model.threshold
     print(f"{checkpoint.path.name}: temperature {model.temperature:.3f}, 'not a digit' under {threshold:.3f} "
-          f"(the highest that refuses at most {100 * REFUSE_DIGITS:g}% of the validation digits and of the drawn digits calibrated on); CPU, torch {torch.__version__}")
+          f"(the highest that refuses at most {100 * REFUSE_DIGITS:g}% of the validation digits and of the drawn "
+          f"digits calibrated on); CPU, torch {torch.__version__}")
     print("\n| set | images | accuracy | ECE before | ECE after | refused |")
     print("|---|---|---|---|---|---|")
     tops = {}

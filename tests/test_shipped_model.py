@@ -18,12 +18,12 @@ def test_shipped_checkpoint_is_small_and_describes_itself():
 
 
 def test_shipped_model_scores_over_99_5_percent_on_the_real_test_set(mnist):
-    """Recorded in bf16 on the GPU it trained on (99.61%); here in float32 on the CPU, as the app runs it, a
-    couple of the 10,000 answers may differ (99.62% on this session's AMD EPYC). Issue 10 asks for 99.7%: not
-    reached by the model chosen on validation accuracy (see the README)."""
+    """Two networks, each reading the drawing and two turns of it: recorded in float32 on the CPU (99.71%), as the
+    app runs it; float32 sums differ in their last bits between CPUs, so a digit or two may flip elsewhere.
+    Issue 10 asks for 99.7% (see the README for how the model was chosen)."""
     _, test = mnist
     accuracy, per_class = evaluate(load_model(), test)
-    assert len(test) == 10_000 and accuracy >= 0.9955
+    assert len(test) == 10_000 and accuracy >= 0.9967
     assert min(per_class) >= 0.99
     assert accuracy == pytest.approx(load_checkpoint().metrics["test_acc"], abs=5e-4)  # the recorded figure is real
 
