@@ -323,8 +323,10 @@ def inside_section(pixels, choice, is_open, rotate=0.0, scale=1.0, dx=0.0, dy=0.
     pictures = section_pictures(look_inside(model, np.asarray(pixels, np.float32), probe=probe, index=index))
     status = BUILDING if index is None else index.message
     if isinstance(model, Ensemble):
-        status = (f"This model is {len(model.members)} networks whose scores are averaged: the layers and look-alikes "
-                  "shown are the first network's, the scores and probabilities all of theirs." +
+        views = f", each over the drawing and {len(model.views)} turned or zoomed copies" if model.views else ""
+        status = (f"This model is {len(model.members)} networks whose scores are averaged{views}: the layers and "
+                  "look-alikes shown are the first network's, reading the drawing as it is; the scores, "
+                  "probabilities and heat maps are the whole model's." +
                   ("\n\n" + status if status else ""))
     if not probe.neutral:
         status = (status + "\n\n" if status else "") + ("The sliders change the drawing: this is not the reading "

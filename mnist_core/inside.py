@@ -72,8 +72,8 @@ def first_network(model: nn.Module) -> nn.Module:
 
 @torch.inference_mode()
 def hidden_vectors(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The hidden layer (N, hidden) for a normalized batch (N, 1, 28, 28)."""
-    return run_layers(model, x)[1].float()
+    """The hidden layer (N, hidden) for a normalized batch (N, 1, 28, 28) (an Ensemble's: its first network's)."""
+    return run_layers(first_network(model), x)[1].float()  # not the whole ensemble's logits, unused here
 
 
 @torch.inference_mode()
