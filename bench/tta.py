@@ -56,6 +56,9 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     model = load_checkpoint(args.checkpoint).model.eval()
+    if getattr(model, "views", ()):  # an Ensemble that reads views of its own: the bench's views replace them
+        print(f"(the model's own views {model.views} are set aside: the rows below are the bench's)")
+        model.views = ()
     folder = os.environ.get("MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist")
     train, test = read_split(folder, "train"), read_split(folder, "test")
     splits = {"validation": (train[0][-5000:], train[1][-5000:]), "test": test}

@@ -116,7 +116,7 @@ def load_checkpoint(path=None, device=None) -> Checkpoint:
         model_config = from_dict(ModelConfig, meta["model_config"])
         train_config = from_dict(TrainConfig, meta["train_config"])
         members = meta.get("members", 1)
-        if not isinstance(members, int) or members < 1:
+        if isinstance(members, bool) or not isinstance(members, int) or members < 1:
             raise ValueError(f"members must be a whole number, at least 1, got {members!r}")
         views = tuple(meta.get("views", ()))
         if members == 1 and views:

@@ -198,7 +198,7 @@ def train(
             mark = time.perf_counter()  # evaluation, and whatever the consumer did, is not training time
 
 
-def calibrate(model: DigitCNN, val_set: Split, precision: str, drawn: Split | None = None) -> list[float]:
+def calibrate(model: torch.nn.Module, val_set: Split, precision: str, drawn: Split | None = None) -> list[float]:
     """Fit the model's temperature on the validation split, and on `drawn` digits beside it when given (each
     set weighing half: one temperature for MNIST's scans and for drawings, which the network is surer of
     than it should be), then the "not a digit" threshold: the highest that refuses at most REFUSE_DIGITS of the
@@ -207,7 +207,8 @@ def calibrate(model: DigitCNN, val_set: Split, precision: str, drawn: Split | No
     logits = predict_logits(model, val_set.images, precision)
     labels = val_set.labels.cpu().numpy()
     before = expected_calibration_error(torch.softmax(logits, 1).cpu().numpy(), labels)
-    if drawn is None or not len(drawn.labels):
+    drawn = drawn if drawn is not None and len(drawn.labels) else None
+    if drawn is None:
         model.temperature = fit_temperature(logits, val_set.labels)
     else:
         drawn_logits = predict_logits(model, drawn.images, precision)
@@ -216,7 +217,6 @@ def calibrate(model: DigitCNN, val_set: Split, precision: str, drawn: Split | No
         model.temperature = fit_temperature(torch.cat([logits.cpu(), drawn_logits.cpu()]),
                                             torch.cat([val_set.labels.cpu(), drawn.labels.cpu()]), weights)
     probs = calibrated(logits, model).cpu().numpy()
-    tops = [probs.max(1)] + ([] if drawn is None or not len(drawn.labels) else
-                             [calibrated(drawn_logits, model).max(1).values.cpu().numpy()])
+    tops = [probs.max(1)] + ([] if drawn is None else [calibrated(drawn_logits, model).max(1).values.cpu().numpy()])
     model.threshold = min(refusal_threshold(t) for t in tops)  # refuses at most REFUSE_DIGITS of each set
     return [round(before, 5), round(expected_calibration_error(probs, labels), 5)]

@@ -113,12 +113,13 @@ class Ensemble(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (N, 10) for normalized images (N, 1, 28, 28): every network reads every view in one batch."""
-        if self.views:
+        n, views = len(x), 1 + len(self.views) if len(x) else 1
+        if views > 1:  # each image's views side by side in the batch (Captum's DeepLIFT halves the batch)
             pixels = x * STD + MEAN
-            x = torch.cat([x, *(normalize(affine(pixels, *VIEWS[v])) for v in self.views)])
+            x = torch.stack([x, *(normalize(affine(pixels, *VIEWS[v])) for v in self.views)], 1).flatten(0, 1)
             x = x.contiguous(memory_format=torch.channels_last)
         logits = torch.stack([m(x) for m in self.members]).mean(0)
-        return logits.reshape(1 + len(self.views), -1, logits.shape[-1]).mean(0)
+        return logits.reshape(n, views, logits.shape[-1]).mean(1)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .data import MnistDataError, read_split, resolve_data_dir
-from .inside import as_batch, device_of, hidden_vectors
+from .inside import as_batch, device_of, first_network, hidden_vectors
 
 BATCH = 1000  # training digits per forward pass while building (a few MB of activations at a time)
 KEEP = 3  # indexes kept in memory (about 31 MB each for the shipped model's 128 hidden units)
@@ -56,8 +56,9 @@ def training_digits(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fingerprint(model: nn.Module) -> str:
-    """A hash of the model's configuration and every weight and buffer: two models with the same fingerprint
-    give the same hidden vectors."""
+    """A hash of the model's configuration and every weight and buffer (an Ensemble's: its first network's, whose
+    hidden layer the index holds): two models with the same fingerprint give the same hidden vectors."""
+    model = first_network(model)
     digest = hashlib.blake2b(repr(getattr(model, "config", type(model))).encode(), digest_size=16)
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())

@@ -155,7 +155,8 @@ def test_the_inside_section_computes_only_when_open_and_empties_without_a_drawin
     stages = len(app_module.MODELS.default.model.config.channels)
     assert [images[f"stage{i + 1}"]["visible"] for i in range(app_module.MAX_STAGES)] == \
         [i < stages for i in range(app_module.MAX_STAGES)]  # from the model's config
-    assert opened[-2].startswith("This model is 2 networks whose scores are averaged: the layers")  # whose layers
+    assert opened[-2].startswith("This model is 2 networks whose scores are averaged, each over the drawing and 2 "
+                                 "turned or zoomed copies: the layers and look-alikes shown are the first network's")
     turned = app_module.inside_section(pixels, None, True, rotate=30)
     assert "not the reading above" in turned[-2]
     assert np.asarray(turned[0]["value"]).tolist() != np.asarray(images["input"]["value"]).tolist()

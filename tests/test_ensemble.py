@@ -111,7 +111,8 @@ def test_views_are_the_drawing_turned_and_zoomed_read_by_every_network_and_kept_
     a, b = (load_checkpoint(saved(tmp_path, s)) for s in (0, 1))
     model = join([a, b], ("turn +6°", "scale up"))
     pixels = torch.zeros(2, 1, 28, 28)
-    pixels[:, :, 6:22, 12:16] = 1.0  # a bar
+    pixels[0, :, 6:22, 12:16] = 1.0  # a bar
+    pixels[1, :, 10:14, 4:24] = 1.0  # another: a view of one image must not be averaged into the other's reading
     x = normalize(pixels)
     turned, zoomed = normalize(affine(pixels, 6.0)), normalize(affine(pixels, scale=1.08))
     assert not torch.allclose(turned, x, atol=0.1) and torch.allclose(normalize(affine(pixels)), x, atol=1e-5)
@@ -119,6 +120,13 @@ def test_views_are_the_drawing_turned_and_zoomed_read_by_every_network_and_kept_
     assert torch.allclose(model(x), by_hand, atol=1e-5)
     path = save_checkpoint(tmp_path / "views.safetensors", model, a.train_config, {}, "CPU")
     assert load_checkpoint(path).model.views == ("turn +6°", "scale up")
+    for views in (("turn +6°",), ("turn +6°", "scale up")):  # DeepLIFT's maps add up to the change, however many
+        one = join([a, b], views)
+        drawing = pixels[1, 0].numpy()
+        top = int(activations(one, drawing).ranking[0])
+        change = one(normalize(pixels[1:]))[0, top] - one(normalize(torch.zeros(1, 1, 28, 28)))[0, top]
+        assert attribution(one, drawing, top).sum() == pytest.approx(float(change), abs=1e-3), views
+    assert model(normalize(torch.zeros(0, 1, 28, 28))).shape == (0, 10)  # an empty batch, as for one network
     with pytest.raises(ValueError, match="unknown views \\['upside down'\\]"):
         join([a, b], ("upside down",))
     weights = {k: v.contiguous() for k, v in a.model.state_dict().items()}
