@@ -1,4 +1,5 @@
-"""The CNN: stages of 3x3 convolutions, each stage halving the resolution with 2x2 max pooling, then two linear layers."""
+"""The CNN: stages of 3x3 convolutions, each stage halving the resolution with 2x2 max pooling, then two linear layers;
+and an Ensemble of such networks, each reading a few views of the input, read as one."""
 from dataclasses import dataclass
 
 import math
