@@ -241,6 +241,10 @@ class Split:
     def __len__(self):
         return len(self.labels)
 
+    def last(self, n: int) -> "Split":
+        """The last n images and labels: of the training set, the validation split held out."""
+        return Split(self.images[-n:], self.labels[-n:])
+
 
 def normalize(pixels: torch.Tensor) -> torch.Tensor:
     """Pixel values 0..1 (ink 1) -> the network's input scale: zero mean, unit variance over MNIST's training set."""

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .data import MnistDataError, Split, load_mnist
+from .data import MnistDataError, load_mnist
 from .engine import calibrate
 from .evaluation import evaluate
 from .generated import calibration_digits
@@ -53,7 +53,7 @@ def main(argv=None):
     except (CheckpointError, ValueError, MnistDataError) as e:
         p.error(str(e))
     held = checkpoints[0].train_config.validation
-    val_set = Split(train_set.images[-held:], train_set.labels[-held:])
+    val_set = train_set.last(held)
     members = []
     for c in checkpoints:  # each network measured here too, in float32 as the app reads (as is the ensemble)
         val, test = evaluate(c.model, val_set)[0], evaluate(c.model, test_set)[0]

@@ -15,7 +15,7 @@ from torch import nn
 
 from .data import normalize
 from .model import Ensemble
-from .reader import probabilities
+from .calibration import calibrated
 
 @dataclass
 class Activations:
@@ -81,7 +81,8 @@ def activations(model: nn.Module, x28) -> Activations:
     """Every layer's output for one input x28, (28, 28) float 0..1, white ink on black (Prediction.pixels)."""
     x = as_batch(x28, device_of(model))
     stages, hidden, logits = run_layers(model, x)
-    probs = probabilities(model, x)  # the one place logits become probabilities (temperature included)
+    probs = calibrated(logits, model)  # reader.probabilities' own calibration, on the logits already here: it
+    # would run the model (an Ensemble: six network passes) a second time
 
     def numpy(t):
         return t[0].float().cpu().numpy()

@@ -11,7 +11,7 @@ import sys
 
 from .checkpoint import SHIPPED, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data import Split, load_mnist
+from .data import load_mnist
 from .engine import calibrate
 from .generated import calibration_digits
 
@@ -32,7 +32,7 @@ def main(argv=None):
     except ValueError as e:
         p.error(str(e))
     train_set, _ = load_mnist(args.data_dir)
-    val_set = Split(train_set.images[-held:], train_set.labels[-held:])
+    val_set = train_set.last(held)
     before = (c.model.temperature, c.model.threshold)
     c.metrics["val_ece"] = calibrate(c.model, val_set, "float32", calibration_digits(config))
     save_checkpoint(args.checkpoint, c.model, config, c.metrics, c.device)
