@@ -218,3 +218,18 @@ def test_a_fat_plain_1_in_a_number_is_a_1(model, width):
     the ink for paper and read the outline as 0 ("147" read as "047", found by trying the app)."""
     assert read_number(model, draw_number(["plain 1", 4, 7], width=width)).text == "147"
     assert read_number(model, draw_number([7, "plain 1", "plain 1"], width=width)).text == "711"
+
+
+@needs_mnist
+@pytest.mark.parametrize("indices, seed, truth", [((1384, 8116), 0, "36"), ((1860, 3559), 2, "58"),
+                                                  ((9042, 6555), 2, "88")])
+def test_a_wide_digit_the_line_reader_splits_is_read_whole(model, indices, seed, truth):
+    """MNIST test digits about as wide as the number is tall, which the line reader read as two digits ("36" as
+    "361", "58" as "590", "88" as "8?7"): the digit network's surer reading of the whole mark wins."""
+    from mnist_core.data import read_split
+
+    images, labels = read_split(MNIST_DIR, "test")
+    assert "".join(str(labels[i]) for i in indices) == truth
+    canvas, _ = compose(images[list(indices)], np.random.default_rng(seed), touching=False)
+    number = read_number(model, canvas)
+    assert number.text == truth and len(number.boxes) == 2
