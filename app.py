@@ -14,7 +14,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from scipy import ndimage
 
 from mnist_core.checkpoint import SHIPPED, CheckpointError
@@ -114,7 +114,8 @@ def read_sketch(sketch, choice=None):
     if number is not None and len(number.digits) > 1 and (several or sure_number(number)):
         largest = max(range(len(number.digits)), key=lambda i: box_area(number.boxes[i]))
         prediction, line = number.digits[largest], number_line(number, largest)
-        picture = gr.update(value=number_view(sketch, number), visible=True)  # gr.update: see inside_section
+        drawing = Image.fromarray(np.asarray(sketch["composite"]))
+        picture = gr.update(value=number_view(drawing, number), visible=True)  # gr.update: see inside_section
     else:
         line = reading(prediction, ink)
     refused = prediction.probs is not None and prediction.digit is None
@@ -130,12 +131,11 @@ def sure_number(number) -> bool:
     return all(p.digit is not None and p.probs.max() >= SURE_NUMBER for p in number.digits)
 
 
-def number_view(sketch, number):
-    """The drawing, cut to the number, with each digit's box and label, and a card per digit: its 28x28 and its
-    top probabilities."""
+def number_view(drawing: Image.Image, number):
+    """The drawing (or photo), cut to the number, with each digit's box and label, and a card per digit: its
+    28x28 and its top probabilities."""
     labels = ["?" if p.digit is None else str(p.digit) for p in number.digits]
     cards = [enlarge(p.pixels if p.pixels is not None else np.zeros((28, 28), np.float32), 4) for p in number.digits]
-    drawing = Image.fromarray(np.asarray(sketch["composite"]))
     x0, y0 = (min(b[i] for b in number.boxes) for i in (0, 1))
     x1, y1 = (max(b[i] for b in number.boxes) for i in (2, 3))
     pad = max(12, (y1 - y0) // 4)  # the number with paper around it for the labels, not the whole pad
@@ -344,7 +344,9 @@ MAX_FILES = 64  # files read per upload request; the summary says how many more 
 def read_uploads(files, choice=None, screen=None):
     """Uploaded files -> one picture with a card per file (28x28 view and bars), the first readable
     file's probabilities, and a list in words. Files are opened, read and dropped one at a time (a
-    request holds one decoded image, shrunk to at most 2048 px, never all of them); at most MAX_FILES."""
+    request holds one decoded image, shrunk to at most 2048 px, never all of them); at most MAX_FILES.
+    A file whose largest mark has others beside it is also read whole, as a number: its card is then the
+    image with each digit's box, and its line says the number after the largest mark's reading."""
     if not files:
         return None, {}, "Upload one or more images: PNG, JPEG, BMP, GIF or WebP."
     files = [files] if isinstance(files, str) else files
@@ -356,8 +358,11 @@ def read_uploads(files, choice=None, screen=None):
     for path in files[:MAX_FILES]:
         name = Path(path).name
         try:
-            prediction = MODELS.predict(open_image(path), checkpoint.path)  # the image is dropped once read
-        except ImageError as e:
+            image = open_image(path)
+            prediction = MODELS.predict(image, checkpoint.path)
+            several = prediction.probs is not None and "several marks" in prediction.message
+            number = read_number(checkpoint.model, image) if several else None
+        except (ImageError, LineReaderError) as e:
             cards.append(message_card(plain(str(e))))
             captions.append(f"{plain(str(e))}")
             continue
@@ -365,13 +370,19 @@ def read_uploads(files, choice=None, screen=None):
             cards.append(message_card(f"{name}: {prediction.message}"))
             captions.append(f"{name}: {prediction.message}")
             continue
-        cards.append(probability_card(prediction.pixels, prediction.probs))
-        if prediction.digit is None:  # read, but refused: the bars show why
+        whole = number is not None and len(number.digits) > 1
+        cards.append(number_view(ImageOps.exif_transpose(image), number) if whole
+                     else probability_card(prediction.pixels, prediction.probs))
+        largest = "not a digit" if prediction.digit is None else f"{prediction.digit} ({prediction.probs.max():.1%})"
+        if whole:
+            captions.append(f"{name}: read as {number.text} (its largest mark alone: {largest})"
+                            + (f"; {number.message}" if number.message else ""))
+        elif prediction.digit is None:  # read, but refused: the bars show why
             captions.append(f"{name}: {prediction.message}")
-            continue
-        captions.append(f"{name}: {prediction.digit} ({prediction.probs.max():.1%})"
-                        + (f", {prediction.message}" if prediction.message else ""))
-        first = first or prediction.as_label()
+        else:
+            captions.append(f"{name}: {largest}" + (f", {prediction.message}" if prediction.message else ""))
+        if prediction.digit is not None:
+            first = first or prediction.as_label()
     picture = sheet(cards, captions, columns=min(1 if narrow(screen) else 2, len(cards)))
     summary = "\n".join(f"- {c}" for c in captions)
     if len(files) > MAX_FILES:

@@ -184,6 +184,22 @@ def test_a_list_of_uploads(app_module, tmp_path):
     assert picture.width > 900 and picture.height > 3 * 224  # five cards, two to a row, captions underneath
 
 
+def test_an_uploaded_number_is_read_whole_with_a_box_per_digit(app_module, tmp_path):
+    """A file holding several digits is read as a number (its card is the image with each digit's box and a
+    card per digit); one digit in a file reads as before."""
+    number = Image.new("L", (600, 240), 255)
+    number.paste(draw(4, size=(280, 240)), (20, 0))
+    number.paste(draw(2, size=(280, 240)), (300, 0))
+    number.save(tmp_path / "42.png")
+    draw(7).save(tmp_path / "7.png")
+    picture, first, summary = app_module.read_uploads([str(tmp_path / "42.png"), str(tmp_path / "7.png")])
+    captions = summary.splitlines()
+    assert captions[0].startswith("- 42.png: read as 42 (its largest mark alone: "), captions
+    assert captions[1].startswith("- 7.png: 7 (") and "read as" not in captions[1]
+    alone, _, _ = app_module.read_uploads([str(tmp_path / "7.png")])
+    assert picture.height > alone.height  # the number's card: the image above a card per digit
+
+
 def test_models_are_chosen_by_name_from_the_servers_list_only(app_module):
     models = app_module.MODELS
     assert models.checkpoint_dir != models.checkpoints()[0].parent  # trained models go elsewhere than the shipped one
