@@ -84,23 +84,27 @@ def number_picture(drawing: Image.Image, boxes: list[tuple[int, int, int, int]],
 def sheet(tiles: list[Image.Image], captions: list[str], columns: int, caption_size: int = 14,
           colours: list[tuple] | None = None) -> Image.Image:
     """Tiles in a grid on a transparent background, each with its caption written underneath (never over the
-    picture), wrapped onto more lines rather than cut."""
+    picture), wrapped onto more lines rather than cut. Each row is as tall as its own tallest tile and caption."""
     if not tiles:
         return Image.new("RGBA", (1, 1), CLEAR)
-    width, height = max(t.width for t in tiles), max(t.height for t in tiles)
+    width = max(t.width for t in tiles)
     measure = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
     lines = [wrap_text(measure, caption, width, caption_size) for caption in captions]
-    strip = max(len(ls) for ls in lines) * (caption_size + 4) + 6
-    rows = -(-len(tiles) // columns)
+    rows = [range(i, min(i + columns, len(tiles))) for i in range(0, len(tiles), columns)]
+    tall = [max(tiles[i].height for i in row) for row in rows]
+    strips = [max(len(lines[i]) for i in row) * (caption_size + 4) + 6 for row in rows]
     pad = 8
-    out = Image.new("RGBA", (columns * (width + pad) + pad, rows * (height + strip + pad) + pad), CLEAR)
+    out = Image.new("RGBA", (columns * (width + pad) + pad, sum(tall) + sum(strips) + pad * (len(rows) + 1)), CLEAR)
     draw = ImageDraw.Draw(out)
-    for i, (tile, caption_lines) in enumerate(zip(tiles, lines)):
-        x, y = pad + (i % columns) * (width + pad), pad + (i // columns) * (height + strip + pad)
-        out.paste(tile.convert("RGBA"), (x, y))
-        colour = colours[i] if colours else TEXT
-        draw.multiline_text((x, y + height + 3), "\n".join(caption_lines), fill=colour, font=font(caption_size),
-                            spacing=4)
+    y = pad
+    for row, height, strip in zip(rows, tall, strips):
+        for k, i in enumerate(row):
+            x = pad + k * (width + pad)
+            out.paste(tiles[i].convert("RGBA"), (x, y))
+            colour = colours[i] if colours else TEXT
+            draw.multiline_text((x, y + height + 3), "\n".join(lines[i]), fill=colour, font=font(caption_size),
+                                spacing=4)
+        y += height + strip + pad
     return out
 
 

@@ -108,10 +108,15 @@ def test_upload_shows_each_files_result(page, tmp_path):
     for digit, kw in ((4, {}), (0, {"ink": 255, "paper": 0})):
         paths.append(str(tmp_path / f"digit{digit}.png"))
         draw(digit, **kw).save(paths[-1])
+    number = Image.new("L", (600, 240), 255)  # a number in one file: read whole, a box per digit
+    for i, digit in enumerate((4, 2)):
+        number.paste(draw(digit, size=(280, 240)), (20 + 280 * i, 0))
+    paths.append(str(tmp_path / "number.png"))
+    number.save(paths[-1])
     page.locator("#upload input[type=file]").set_input_files(paths)
-    wait_for(lambda: "digit0.png" in page.locator("#upload-summary").inner_text(), timeout=30)
+    wait_for(lambda: "number.png" in page.locator("#upload-summary").inner_text(), timeout=30)
     summary = page.locator("#upload-summary").inner_text()
-    assert "digit4.png: 4" in summary and "digit0.png: 0" in summary
+    assert "digit4.png: 4" in summary and "digit0.png: 0" in summary and "number.png: read as 42" in summary
     page.wait_for_selector("#upload-probs .confidence-set")
     shot(page, "upload")
 
