@@ -346,7 +346,8 @@ def read_uploads(files, choice=None, screen=None):
     file's probabilities, and a list in words. Files are opened, read and dropped one at a time (a
     request holds one decoded image, shrunk to at most 2048 px, never all of them); at most MAX_FILES.
     A file whose largest mark has others beside it is also read whole, as a number: its card is then the
-    image with each digit's box, and its line says the number after the largest mark's reading."""
+    image with each digit's box and a card per digit, its line says the number, and the bars stay for files
+    of one digit."""
     if not files:
         return None, {}, "Upload one or more images: PNG, JPEG, BMP, GIF or WebP."
     files = [files] if isinstance(files, str) else files
@@ -381,7 +382,7 @@ def read_uploads(files, choice=None, screen=None):
             captions.append(f"{name}: {prediction.message}")
         else:
             captions.append(f"{name}: {largest}" + (f", {prediction.message}" if prediction.message else ""))
-        if prediction.digit is not None:
+        if prediction.digit is not None and not whole:  # a number's digits have their own bars on its card
             first = first or prediction.as_label()
     picture = sheet(cards, captions, columns=min(1 if narrow(screen) else 2, len(cards)))
     summary = "\n".join(f"- {c}" for c in captions)
@@ -814,8 +815,8 @@ CSS = PAD_CSS + """
 with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) as demo:
     # Uploads and pictures Gradio keeps on disk: every 30 minutes, those older than an hour are deleted.
     gr.Markdown("# Handwritten digit recognizer", elem_id="title")
-    gr.Markdown("Draw or upload a digit (0-9): a small neural network trained on MNIST reads it and shows how sure "
-                "it is of each digit.", elem_id="subtitle")
+    gr.Markdown("Draw or upload a digit (0-9), or a number of several: a small neural network trained on MNIST reads "
+                "it and shows how sure it is of each digit.", elem_id="subtitle")
     with gr.Accordion(model_line(), open=False, elem_id="model-line") as model_box:  # its label: the short line
         models = gr.Dropdown(label="This page reads with", elem_id="models", interactive=True,
                              info="Your choice, for this page only: other visitors keep theirs.")
@@ -880,7 +881,7 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
                                     examples_per_page=10, elem_id="upload-examples")
                     upload_summary = gr.Markdown(elem_id="upload-summary")
                 with gr.Column(min_width=300):
-                    upload_probs = gr.Label(num_top_classes=10, label="First readable image", elem_id="upload-probs")
+                    upload_probs = gr.Label(num_top_classes=10, label="First file of one digit", elem_id="upload-probs")
             gr.Markdown("**Each file**: what the network saw, and its probabilities")
             upload_cards = gr.Image(type="pil", interactive=False, show_label=False, elem_id="upload-cards",
                                     buttons=[])  # a button there covers the first card's words

@@ -196,6 +196,7 @@ def test_an_uploaded_number_is_read_whole_with_a_box_per_digit(app_module, tmp_p
     captions = summary.splitlines()
     assert captions[0].startswith("- 42.png: read as 42 (its largest mark alone: "), captions
     assert captions[1].startswith("- 7.png: 7 (") and "read as" not in captions[1]
+    assert max(first, key=first.get) == "7"  # the bars are the first file of one digit's, not the 2 of the 42
     alone, _, _ = app_module.read_uploads([str(tmp_path / "7.png")])
     assert picture.height > alone.height  # the number's card: the image above a card per digit
 
