@@ -245,6 +245,13 @@ class Split:
         """The last n images and labels: of the training set, the validation split held out."""
         return Split(self.images[-n:], self.labels[-n:])
 
+    def first(self, n: int) -> "Split":
+        """The first n images and labels: of the training set, what is left to train on beside the validation."""
+        return Split(self.images[:n], self.labels[:n])
+
+    def to(self, device) -> "Split":
+        return Split(self.images.to(device), self.labels.to(device))
+
 
 def normalize(pixels: torch.Tensor) -> torch.Tensor:
     """Pixel values 0..1 (ink 1) -> the network's input scale: zero mean, unit variance over MNIST's training set."""

@@ -81,10 +81,10 @@ def train(
         raise ValueError(f"validation must hold out at least {MIN_VALIDATION:,} training images, got {held}")
     if held >= len(train_set):
         raise ValueError(f"validation holds out {held} images, but there are only {len(train_set)} to train on")
-    val_set = Split(train_set.images[-held:].to(device), train_set.labels[-held:].to(device))
-    images, labels = train_set.images[:-held].to(device), train_set.labels[:-held].to(device)
-    if config.train_subset:
-        images, labels = images[: config.train_subset], labels[: config.train_subset]
+    val_set = train_set.last(held).to(device)
+    kept = len(train_set) - held
+    fit = train_set.first(min(kept, config.train_subset) if config.train_subset else kept).to(device)
+    images, labels = fit.images, fit.labels
     if extra is None and non_digits is None:
         extra, non_digits = training_extras(config)
     if calibration is None:
@@ -92,7 +92,7 @@ def train(
     if extra is not None:
         images, labels = torch.cat([images, extra.images.to(device)]), torch.cat([labels, extra.labels.to(device)])
     outliers = non_digits.to(device) if non_digits is not None and len(non_digits) and config.outlier_weight > 0 else None
-    test_set = Split(test_set.images.to(device), test_set.labels.to(device))
+    test_set = test_set.to(device)
     model = DigitCNN(model_config).to(device, memory_format=torch.channels_last)  # faster convs on CPU and GPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     steps_per_epoch = len(images) // config.batch_size  # drop the ragged last batch
