@@ -114,8 +114,7 @@ def read_sketch(sketch, choice=None):
     if number is not None and len(number.digits) > 1 and (several or sure_number(number)):
         largest = max(range(len(number.digits)), key=lambda i: box_area(number.boxes[i]))
         prediction, line = number.digits[largest], number_line(number, largest)
-        drawing = Image.fromarray(np.asarray(sketch["composite"]))
-        picture = gr.update(value=number_view(drawing, number), visible=True)  # gr.update: see inside_section
+        picture = gr.update(value=number_view(sketch["composite"], number), visible=True)  # gr.update: see inside_section
     else:
         line = reading(prediction, ink)
     refused = prediction.probs is not None and prediction.digit is None
@@ -131,17 +130,32 @@ def sure_number(number) -> bool:
     return all(p.digit is not None and p.probs.max() >= SURE_NUMBER for p in number.digits)
 
 
-def number_view(drawing: Image.Image, number):
-    """The drawing (or photo), cut to the number, with each digit's box and label, and a card per digit: its
-    28x28 and its top probabilities."""
+def number_view(image, number):
+    """The drawing or photo (a PIL image or an array, as read_number got it), cut to the number, with each digit's
+    box and label, and a card per digit: its 28x28 and its top probabilities."""
     labels = ["?" if p.digit is None else str(p.digit) for p in number.digits]
     cards = [enlarge(p.pixels if p.pixels is not None else np.zeros((28, 28), np.float32), 4) for p in number.digits]
+    drawing = viewable(image)
     x0, y0 = (min(b[i] for b in number.boxes) for i in (0, 1))
     x1, y1 = (max(b[i] for b in number.boxes) for i in (2, 3))
     pad = max(12, (y1 - y0) // 4)  # the number with paper around it for the labels, not the whole pad
     x0, y0, x1, y1 = max(0, x0 - pad), max(0, y0 - pad), min(drawing.width, x1 + pad), min(drawing.height, y1 + pad)
     boxes = [(a - x0, b - y0, c - x0, d - y0) for a, b, c, d in number.boxes]
     return number_picture(drawing.crop((x0, y0, x1, y1)), boxes, labels, cards, [top_two(p) for p in number.digits])
+
+
+def viewable(image) -> Image.Image:
+    """An image as a person sees it, in RGB: turned as its EXIF says, transparent parts on white paper, 16-bit and
+    float pictures stretched to 8 bits."""
+    image = ImageOps.exif_transpose(image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image)))
+    if image.mode in ("I", "I;16", "F"):
+        a = np.asarray(image, np.float32)
+        low, high = float(a.min()), float(a.max())
+        image = Image.fromarray(((a - low) / max(high - low, 1e-6) * 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", image.size, "white"), image).convert("RGB")
+    return image.convert("RGB")
 
 
 def top_two(prediction: Prediction) -> str:
@@ -160,7 +174,7 @@ def maybe_several(ink, prediction) -> bool:
     as before (a mark that is no digit is never cut into digit-like pieces)."""
     if prediction.probs is None:
         return False
-    return "several marks" in prediction.message or len(ink_stretches(ink)) > 1
+    return prediction.several_marks or len(ink_stretches(ink)) > 1
 
 
 WIDE = 1.2  # ink this many times wider than tall may be several digits that touch: one digit seldom is
@@ -249,8 +263,7 @@ def touching_tip(prediction, ink) -> str:
     """TOUCHING_TIP for one mark at least SQUAT times as wide as tall, with a top probability of at least
     TIP_BELIEF, else "". The line reader is not trusted with marks that squat (it would read many doodles as
     numbers): a gap lets each digit be read by itself."""
-    one_mark = "several marks" not in prediction.message
-    return TOUCHING_TIP if one_mark and prediction.probs.max() >= TIP_BELIEF and is_wide(ink, SQUAT) else ""
+    return TOUCHING_TIP if not prediction.several_marks and prediction.probs.max() >= TIP_BELIEF and is_wide(ink, SQUAT) else ""
 
 
 BLOB_SIDE = 24  # pad pixels (PAD): a mark this wide is a drawing, even when it reads as "only a dot"
@@ -342,12 +355,12 @@ MAX_FILES = 64  # files read per upload request; the summary says how many more 
 
 
 def read_uploads(files, choice=None, screen=None):
-    """Uploaded files -> one picture with a card per file (28x28 view and bars), the first readable
-    file's probabilities, and a list in words. Files are opened, read and dropped one at a time (a
-    request holds one decoded image, shrunk to at most 2048 px, never all of them); at most MAX_FILES.
-    A file whose largest mark has others beside it is also read whole, as a number: its card is then the
-    image with each digit's box and a card per digit, its line says the number, and the bars stay for files
-    of one digit."""
+    """Uploaded files -> one picture with a card per file, the probabilities of the first file read as one digit,
+    and a list in words. Files are opened, read and dropped one at a time (a request holds one decoded image,
+    shrunk to at most 2048 px, never all of them); at most MAX_FILES.
+    A file of one digit gets a card with its 28x28 view and bars. One whose largest mark has others beside it is
+    also read whole, as a number: when two or more of its marks read as digits, its card is the image with each
+    digit's box and a card per digit, and its line says the number."""
     if not files:
         return None, {}, "Upload one or more images: PNG, JPEG, BMP, GIF or WebP."
     files = [files] if isinstance(files, str) else files
@@ -361,9 +374,7 @@ def read_uploads(files, choice=None, screen=None):
         try:
             image = open_image(path)
             prediction = MODELS.predict(image, checkpoint.path)
-            several = prediction.probs is not None and "several marks" in prediction.message
-            number = read_number(checkpoint.model, image) if several else None
-        except (ImageError, LineReaderError) as e:
+        except ImageError as e:
             cards.append(message_card(plain(str(e))))
             captions.append(f"{plain(str(e))}")
             continue
@@ -371,17 +382,22 @@ def read_uploads(files, choice=None, screen=None):
             cards.append(message_card(f"{name}: {prediction.message}"))
             captions.append(f"{name}: {prediction.message}")
             continue
-        whole = number is not None and len(number.digits) > 1
-        cards.append(number_view(ImageOps.exif_transpose(image), number) if whole
-                     else probability_card(prediction.pixels, prediction.probs))
+        number, note = None, ""
+        if prediction.several_marks:
+            try:
+                number = read_number(checkpoint.model, image)
+            except LineReaderError as e:  # the one-digit reading stands
+                note = f" (not read as a number: {plain(str(e))})"
+        whole = number is not None and sum(d.digit is not None for d in number.digits) >= 2
+        cards.append(number_view(image, number) if whole else probability_card(prediction.pixels, prediction.probs))
         largest = "not a digit" if prediction.digit is None else f"{prediction.digit} ({prediction.probs.max():.1%})"
         if whole:
             captions.append(f"{name}: read as {number.text} (its largest mark alone: {largest})"
                             + (f"; {number.message}" if number.message else ""))
         elif prediction.digit is None:  # read, but refused: the bars show why
-            captions.append(f"{name}: {prediction.message}")
+            captions.append(f"{name}: {prediction.message}{note}")
         else:
-            captions.append(f"{name}: {largest}" + (f", {prediction.message}" if prediction.message else ""))
+            captions.append(f"{name}: {largest}" + (f", {prediction.message}" if prediction.message else "") + note)
         if prediction.digit is not None and not whole:  # a number's digits have their own bars on its card
             first = first or prediction.as_label()
     picture = sheet(cards, captions, columns=min(1 if narrow(screen) else 2, len(cards)))

@@ -246,10 +246,11 @@ class Split:
         return Split(self.images[-n:], self.labels[-n:])
 
     def first(self, n: int) -> "Split":
-        """The first n images and labels: of the training set, what is left to train on beside the validation."""
+        """The first n images and labels."""
         return Split(self.images[:n], self.labels[:n])
 
     def to(self, device) -> "Split":
+        """The split with its tensors on `device`."""
         return Split(self.images.to(device), self.labels.to(device))
 
 

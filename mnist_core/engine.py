@@ -82,9 +82,10 @@ def train(
     if held >= len(train_set):
         raise ValueError(f"validation holds out {held} images, but there are only {len(train_set)} to train on")
     val_set = train_set.last(held).to(device)
-    kept = len(train_set) - held
-    fit = train_set.first(min(kept, config.train_subset) if config.train_subset else kept).to(device)
-    images, labels = fit.images, fit.labels
+    fit = train_set.first(len(train_set) - held)
+    if config.train_subset:
+        fit = fit.first(config.train_subset)
+    images, labels = fit.images.to(device), fit.labels.to(device)
     if extra is None and non_digits is None:
         extra, non_digits = training_extras(config)
     if calibration is None:

@@ -4,8 +4,9 @@ image -> ink map (preprocess.to_array + ink_map) -> connected marks, specks drop
 horizontal extents overlap grouped into one digit (a two-stroke 5, a 7's crossbar) -> groups much shorter than the
 number joined to a neighbour they overlap or nearly touch (a 5's bar drawn apart, a broken stroke), scraps still too
 short to be a digit dropped -> a group too wide to be one digit read by the line reader (mnist_core.line_reader),
-which finds touching digits and reads them with their neighbours; a group it reads as one digit, and every narrower
-group, is read from its own crop by reader.predict, in one batch -> Number.
+which finds touching digits and reads them with their neighbours (a group hardly wider than tall that it reads as
+two keeps the digit network's reading of it whole when that is surer: a wide 0, 6 or 8); a group it reads as one
+digit, and every narrower group, is read from its own crop by reader.predict, in one batch -> Number.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ CONSIDER = 0.8  # a group narrower than this times the number's height is one di
 SQUARE = 1.0  # a group no wider than this times the number's height that the line reader reads as two digits is
 # also read whole by the digit network, and the surer reading wins (a wide 0, 6 or 8 read as "00", "61", "90")
 MARGIN = 4  # paper (pixels) around each digit's crop, so predict sees the ink surrounded by paper
+MAX_MARKS = 100  # more marks than this (after specks) are a page of text or a grid, not a number: not read (a
+# number of 10 digits, each in a few strokes, has some 30; grouping costs grow with the cube of the marks)
 
 
 @dataclass
@@ -79,7 +82,11 @@ def read_number(model, image, lines: LineNet | None = None) -> Number:
         size = image_size(image)
     colour, alpha = to_array(image)
     ink = ink_map(colour, alpha) if colour.size else np.zeros((0, 0), np.float32)
-    groups = join_short(group_by_overlap(find_marks(ink)))
+    marks = find_marks(ink)
+    if len(marks) > MAX_MARKS:
+        return Number("", [], [], f"not read as a number: {len(marks)} separate marks, more than a number of digits "
+                                  f"has (at most {MAX_MARKS})")
+    groups = join_short(group_by_overlap(marks))
     kept = drop_scraps(groups)
     parts = split_touching(model, lines, ink, kept)
     if not parts:
@@ -164,8 +171,8 @@ def union(a: Part, b: Part) -> Part:
 
 def split_touching(model, lines: LineNet | None, ink: np.ndarray,
                    groups: list[Part]) -> list[tuple[Part, Prediction | None]]:
-    """Every group as the digits it holds, each with the line reader's reading, or None where the group is one
-    digit for the digit network to read: it is narrower than CONSIDER of the number's height (its tallest group's),
+    """Every group as the digits it holds, each with the line reader's reading (or, for a group read whole by
+    surer_whole, the digit network's), or None where the group is one digit for the digit network to read: it is narrower than CONSIDER of the number's height (its tallest group's),
     or the line reader reads one digit (or none) in it, or a digit it reads has no ink of its own, or too little
     for preprocessing to make a 28x28 of (the rounded ends of two bars, cut off an "="). A group no wider than
     SQUARE of the height that the line reader reads as two digits keeps the digit network's reading of it whole
@@ -269,7 +276,7 @@ def image_size(image) -> tuple[int, int]:
         image = image.get("composite")
     if isinstance(image, Image.Image):
         w, h = image.size
-        return (h, w) if image.getexif().get(0x0112, 1) >= 5 else (w, h)  # EXIF orientations 5-8 turn it
+        return (h, w) if image.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)  # these turn it a quarter
     if isinstance(image, np.ndarray) and image.ndim >= 2:
         return image.shape[1], image.shape[0]
     return 0, 0

@@ -37,12 +37,14 @@ class ImageError(ValueError):
     """An input that cannot be read as an image; the message says why in words a user understands."""
 
 
+SEVERAL_MARKS = "several marks found: read the largest"  # the remark when other marks stand beside the digit read
+
 @dataclass
 class Digit:
     """The 28x28 input (0..1, white ink on black) made from one image, or None with the reason."""
 
     pixels: np.ndarray | None
-    message: str = ""  # why nothing was read, or a remark such as "several marks found: read the largest"
+    message: str = ""  # why nothing was read, or a remark such as SEVERAL_MARKS
 
 
 def to_array(image) -> tuple[np.ndarray, np.ndarray | None]:
@@ -846,7 +848,7 @@ def isolate_digit(ink: np.ndarray, threshold: float | None = None, noisy: bool =
     digit = np.clip((ink[y0:y1, x0:x1] - floor) / max(peak - floor, 1e-6), 0, 1) * wanted[labels[y0:y1, x0:x1]]
     if not digit.any():
         return None, "nothing to read: the marks are too faint"
-    return digit, "several marks found: read the largest" if others else ""
+    return digit, SEVERAL_MARKS if others else ""
 
 
 def bounding_box(mask: np.ndarray) -> tuple[slice, slice]:

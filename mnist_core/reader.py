@@ -14,7 +14,8 @@ from PIL import Image, UnidentifiedImageError
 from .calibration import calibrated
 from .checkpoint import load_checkpoint
 from .data import normalize
-from .preprocess import MAX_SIDE, Digit, ImageError, fit_bands, fit_image, preprocess, reduction, target_mode
+from .preprocess import (MAX_SIDE, SEVERAL_MARKS, Digit, ImageError, fit_bands, fit_image, preprocess, reduction,
+                         target_mode)
 
 MAX_PIXELS = 40_000_000  # larger images are refused: a decompression bomb guard
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own guard, which errors at twice this
@@ -33,6 +34,11 @@ class Prediction:
     @property
     def digit(self) -> int | None:
         return None if self.probs is None or self.refused else int(self.probs.argmax())
+
+    @property
+    def several_marks(self) -> bool:
+        """Whether other marks stand beside the one read (the largest): the image may hold a number."""
+        return self.probs is not None and SEVERAL_MARKS in self.message
 
     def as_label(self) -> dict[str, float]:
         """{"0": p0, ..., "9": p9}, the value gr.Label shows; empty when there is nothing to read."""

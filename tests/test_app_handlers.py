@@ -201,6 +201,33 @@ def test_an_uploaded_number_is_read_whole_with_a_box_per_digit(app_module, tmp_p
     assert picture.height > alone.height  # the number's card: the image above a card per digit
 
 
+def test_an_uploaded_number_on_transparent_paper_is_shown_on_white(app_module, tmp_path):
+    """Black ink on a transparent PNG: the number's picture shows it on white paper, not black on black."""
+    ink = Image.new("L", (600, 240), 255)
+    ink.paste(draw(4, size=(280, 240)), (20, 0))
+    ink.paste(draw(2, size=(280, 240)), (300, 0))
+    clear = Image.new("RGBA", ink.size, (0, 0, 0, 0))
+    clear.putalpha(Image.eval(ink, lambda v: 255 - v))  # black where the ink is, transparent elsewhere
+    clear.save(tmp_path / "42.png")
+    picture, _, summary = app_module.read_uploads([str(tmp_path / "42.png")])
+    assert summary.startswith("- 42.png: read as 42"), summary
+    shown = np.asarray(app_module.viewable(Image.open(tmp_path / "42.png")).convert("L"))
+    assert np.median(shown) == 255 and shown.min() < 50  # white paper, dark ink
+    top = np.asarray(picture.convert("L"))[40:200, 40:500]  # the number's picture, above its digit cards
+    assert np.median(top) > 200
+
+
+def test_a_digit_beside_a_stray_mark_keeps_its_card_and_bars(app_module, tmp_path):
+    """One digit and a mark beside it that is no digit (a logo, a doodle): read whole it is "7?", not a number, so
+    the file keeps its one-digit card and bars."""
+    img = draw(7, size=(480, 280), box=(40, 40, 240, 240))
+    ImageDraw.Draw(img).polygon([(370, 60), (450, 220), (290, 220)], outline=0, width=10)
+    assert app_module.read_number(app_module.MODELS.model(), img).text == "7?"
+    img.save(tmp_path / "seven.png")
+    _, first, summary = app_module.read_uploads([str(tmp_path / "seven.png")])
+    assert "read as" not in summary and max(first, key=first.get) == "7", summary
+
+
 def test_models_are_chosen_by_name_from_the_servers_list_only(app_module):
     models = app_module.MODELS
     assert models.checkpoint_dir != models.checkpoints()[0].parent  # trained models go elsewhere than the shipped one

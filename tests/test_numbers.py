@@ -233,3 +233,28 @@ def test_a_wide_digit_the_line_reader_splits_is_read_whole(model, indices, seed,
     canvas, _ = compose(images[list(indices)], np.random.default_rng(seed), touching=False)
     number = read_number(model, canvas)
     assert number.text == truth and len(number.boxes) == 2
+
+
+def test_a_page_of_many_marks_is_not_read_as_a_number(model):
+    """A page of text or a grid holds hundreds of marks: read_number says so instead of grouping them (grouping
+    costs grow with the cube of the marks: 1,200 took seven seconds)."""
+    page = Image.new("L", (1200, 1200), 255)
+    d = ImageDraw.Draw(page)
+    for row in range(30):
+        for col in range(40):
+            x, y = 15 + 29 * col, 15 + 39 * row
+            d.rectangle((x, y, x + 12, y + 20), outline=0, width=3)
+    number = read_number(model, page)
+    assert number.text == "" and number.digits == [] and "1200 separate marks" in number.message
+
+
+def test_boxes_of_an_exif_turned_photo_are_in_the_upright_picture(model, tmp_path):
+    """A phone photo stored on its side with an EXIF orientation: the boxes are in the picture as it is shown."""
+    upright = draw_number([4, 2], size=(400, 240)).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise
+    upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "42.jpg", exif=exif, quality=95)
+    number = read_number(model, tmp_path / "42.jpg")
+    assert number.text == "42"
+    assert all(0 <= x0 < x1 <= 400 and 0 <= y0 < y1 <= 240 for x0, y0, x1, y1 in number.boxes), number.boxes
+    assert number.boxes[0][2] <= number.boxes[1][0]  # side by side, left to right, as shown
