@@ -130,6 +130,18 @@ def sure_number(number) -> bool:
     return all(p.digit is not None and p.probs.max() >= SURE_NUMBER for p in number.digits)
 
 
+def spans_wide(boxes) -> bool:
+    """Whether boxes together are more than WIDE times as wide as they are tall, as is_wide asks of a drawing's ink."""
+    x0, y0 = (min(b[i] for b in boxes) for i in (0, 1))
+    x1, y1 = (max(b[i] for b in boxes) for i in (2, 3))
+    return x1 - x0 > WIDE * (y1 - y0)
+
+
+def apart(boxes) -> bool:
+    """Whether each box ends before the next begins: digits that stand apart, not digits that touch."""
+    return all(a[2] <= b[0] for a, b in zip(boxes, boxes[1:]))
+
+
 def number_view(image, number):
     """The drawing or photo (a PIL image or an array, as read_number got it), cut to the number, with each digit's
     box and label, and a card per digit: its 28x28 and its top probabilities."""
@@ -358,9 +370,11 @@ def read_uploads(files, choice=None, screen=None):
     """Uploaded files -> one picture with a card per file, the probabilities of the first file read as one digit,
     and a list in words. Files are opened, read and dropped one at a time (a request holds one decoded image,
     shrunk to at most 2048 px, never all of them); at most MAX_FILES.
-    A file of one digit gets a card with its 28x28 view and bars. One whose largest mark has others beside it is
-    also read whole, as a number: when two or more of its marks read as digits, its card is the image with each
-    digit's box and a card per digit, and its line says the number."""
+    A file of one digit gets a card with its 28x28 view and bars. Every file is also read whole, as a number, and
+    shown as one (the image with each digit's box, a card per digit, "read as 42") as the Draw tab shows a drawing:
+    when it holds several marks and two or more read as digits, or when its digits, each read SURE_NUMBER sure, stand
+    apart or span a mark more than WIDE times as wide as tall (digits that touch). A squatter mark refused as one
+    digit that reads as such a number gets it as a hint."""
     if not files:
         return None, {}, "Upload one or more images: PNG, JPEG, BMP, GIF or WebP."
     files = [files] if isinstance(files, str) else files
@@ -383,21 +397,24 @@ def read_uploads(files, choice=None, screen=None):
             captions.append(f"{name}: {prediction.message}")
             continue
         number, note = None, ""
-        if prediction.several_marks:
-            try:
-                number = read_number(checkpoint.model, image)
-            except LineReaderError as e:  # the one-digit reading stands
-                note = f" (not read as a number: {plain(str(e))})"
-        whole = number is not None and sum(d.digit is not None for d in number.digits) >= 2
+        try:
+            number = read_number(checkpoint.model, image)
+        except LineReaderError as e:  # the one-digit reading stands
+            note = f" (not read as a number: {plain(str(e))})"
+        several = number is not None and len(number.digits) > 1
+        whole = several and (sure_number(number) and (spans_wide(number.boxes) or apart(number.boxes))
+                             or prediction.several_marks and sum(d.digit is not None for d in number.digits) > 1)
+        if several and not whole and prediction.digit is None and sure_number(number):
+            note += f". If these are digits that touch, they read as {number.text}."
         cards.append(number_view(image, number) if whole else probability_card(prediction.pixels, prediction.probs))
-        largest = "not a digit" if prediction.digit is None else f"{prediction.digit} ({prediction.probs.max():.1%})"
         if whole:
-            captions.append(f"{name}: read as {number.text} (its largest mark alone: {largest})"
+            captions.append(f"{name}: read as {number.text}, {len(number.digits)} digits"
                             + (f"; {number.message}" if number.message else ""))
         elif prediction.digit is None:  # read, but refused: the bars show why
             captions.append(f"{name}: {prediction.message}{note}")
         else:
-            captions.append(f"{name}: {largest}" + (f", {prediction.message}" if prediction.message else "") + note)
+            captions.append(f"{name}: {prediction.digit} ({prediction.probs.max():.1%})"
+                            + (f", {prediction.message}" if prediction.message else "") + note)
         if prediction.digit is not None and not whole:  # a number's digits have their own bars on its card
             first = first or prediction.as_label()
     picture = sheet(cards, captions, columns=min(1 if narrow(screen) else 2, len(cards)))
@@ -406,6 +423,12 @@ def read_uploads(files, choice=None, screen=None):
         summary += (f"\n\nOnly the first {MAX_FILES} of {len(files)} files were read; the other "
                     f"{len(files) - MAX_FILES} were not. Upload them in another batch.")
     return picture, first, summary
+
+
+def show_uploads(files, choice=None, screen=None):
+    """read_uploads for the page: the bars' panel is hidden when no file reads as one digit (all numbers or none)."""
+    picture, first, summary = read_uploads(files, choice, screen)
+    return picture, gr.Label(first, visible=bool(first)), summary
 
 
 def predict_image(path: str) -> dict:
@@ -816,6 +839,7 @@ CSS = PAD_CSS + """
 #hint p { margin: 0; min-height: 1.5em; }
 #probs h2 { margin-top: 0; margin-bottom: 4px; }
 #probs.refused { filter: grayscale(1); opacity: 0.55; }  /* "not a digit": the bars stay, greyed */
+.icon-button-wrapper:empty { display: none; }  /* an image with no buttons: no stray speck in its corner */
 .inside-caption p { margin: 8px 0 2px 0; }
 @media (max-width: 640px) {
   #title h1 { font-size: 1.25rem !important; margin: 0 !important; }
@@ -965,9 +989,9 @@ with gr.Blocks(title="Handwritten digit recognizer", delete_cache=(1800, 3600)) 
         inside_section, inside_inputs, inside_outputs, **inside_args)
     inside_timer.tick(inside_section, inside_inputs, inside_outputs, **inside_args)
     upload_outputs = [upload_cards, upload_probs, upload_summary]
-    files.change(read_uploads, [files, choice, screen], upload_outputs, concurrency_limit=4, js=WITH_SCREEN,
+    files.change(show_uploads, [files, choice, screen], upload_outputs, concurrency_limit=4, js=WITH_SCREEN,
                  api_visibility="private")
-    example.change(read_uploads, [example, choice, screen], upload_outputs, concurrency_limit=4, js=WITH_SCREEN,
+    example.change(show_uploads, [example, choice, screen], upload_outputs, concurrency_limit=4, js=WITH_SCREEN,
                    api_visibility="private")
     api_button.click(predict_image, api_image, api_answer, api_name="predict", concurrency_limit=8)
     number_button.click(read_number_image, api_image, api_answer, api_name="read_number", concurrency_limit=8)
