@@ -2,7 +2,7 @@
 the server's default (for pages that chose none, and for the API) is the shipped model unless a trained one
 scores better on held-out data."""
 import json
-import os
+import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -123,9 +123,8 @@ class ModelRegistry:
         """Raise CheckpointError now if trained models could not be saved here (not after a whole run)."""
         try:
             self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            probe = self.checkpoint_dir / f".write-test-{os.getpid()}.tmp"
-            probe.write_bytes(b"")
-            probe.unlink()
+            with tempfile.NamedTemporaryFile(dir=self.checkpoint_dir, prefix=".write-test-"):
+                pass  # a name of its own: two Starts at once each write and remove their own
         except OSError as e:
             raise CheckpointError(f"trained models cannot be saved in {self.checkpoint_dir} ({e.strerror or e}): "
                                   "set CHECKPOINT_DIR to a folder this server can write") from None
