@@ -392,10 +392,6 @@ def read_uploads(files, choice=None, screen=None):
             cards.append(message_card(plain(str(e))))
             captions.append(f"{plain(str(e))}")
             continue
-        if prediction.probs is None:
-            cards.append(message_card(f"{name}: {prediction.message}"))
-            captions.append(f"{name}: {prediction.message}")
-            continue
         number, note = None, ""
         try:
             number = read_number(checkpoint.model, image)
@@ -404,6 +400,12 @@ def read_uploads(files, choice=None, screen=None):
         several = number is not None and len(number.digits) > 1
         whole = several and (sure_number(number) and (spans_wide(number.boxes) or apart(number.boxes))
                              or prediction.several_marks and sum(d.digit is not None for d in number.digits) > 1)
+        # predict may find nothing where read_number finds a number: in a big noisy photo, one thin digit of several
+        # holds too little of the image's pixels for predict's noise gate
+        if prediction.probs is None and not whole:
+            cards.append(message_card(f"{name}: {prediction.message}"))
+            captions.append(f"{name}: {prediction.message}")
+            continue
         if several and not whole and prediction.digit is None and sure_number(number):
             note += f". If these are digits that touch, they read as {number.text}."
         cards.append(number_view(image, number) if whole else probability_card(prediction.pixels, prediction.probs))

@@ -245,6 +245,20 @@ def test_uploaded_digits_of_two_sizes_or_touching_are_read_as_a_number(app_modul
     assert captions[1].startswith("- touching.png: ") and captions[1].endswith("they read as 42."), captions
 
 
+def test_a_big_noisy_photo_of_a_thin_pen_number_is_read(app_module, tmp_path):
+    """A number written with a thin pen, photographed big on grainy paper: each digit holds too little of the image
+    for predict's noise gate ("only faint patches in the paper's grain"), read_number reads it (found by a new
+    user's try)."""
+    from test_numbers import draw_number
+
+    ink = np.asarray(draw_number([2, 0, 2, 4], size=(1600, 1200), height=300, width=5, gap=60), np.float32)
+    photo = np.clip(60 + 0.55 * ink + np.random.default_rng(0).normal(0, 12, ink.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(photo).save(tmp_path / "2024.jpg", quality=85)
+    assert app_module.MODELS.predict(str(tmp_path / "2024.jpg")).message.startswith("nothing to read")
+    _, _, summary = app_module.read_uploads([str(tmp_path / "2024.jpg")])
+    assert summary == "- 2024.jpg: read as 2024, 4 digits"
+
+
 def test_models_are_chosen_by_name_from_the_servers_list_only(app_module):
     models = app_module.MODELS
     assert models.checkpoint_dir != models.checkpoints()[0].parent  # trained models go elsewhere than the shipped one
