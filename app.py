@@ -29,7 +29,7 @@ from mnist_core.neighbours import index_when_ready
 from mnist_core.line_reader import LineReaderError
 from mnist_core.numbers import read_number
 from mnist_core.probe import LIMITS, Probe
-from mnist_core.pictures import (RIGHT, WRONG, confusion_figure, enlarge, framed, message_card, number_picture,
+from mnist_core.pictures import (CARD, RIGHT, WRONG, confusion_figure, enlarge, framed, message_card, number_picture,
                                  probability_card, sheet)
 from mnist_core.reader import Prediction, open_image
 from mnist_core.preprocess import ImageError
@@ -142,9 +142,9 @@ def apart(boxes) -> bool:
     return all(a[2] <= b[0] for a, b in zip(boxes, boxes[1:]))
 
 
-def number_view(image, number):
-    """The drawing or photo (a PIL image or an array, as read_number got it), cut to the number, with each digit's
-    box and label, and a card per digit: its 28x28 and its top probabilities."""
+def number_view(image, number, width: int = 560):
+    """The drawing or photo (a PIL image or an array, as read_number got it), cut to the number and shown `width`
+    pixels wide, with each digit's box and label, and a card per digit: its 28x28 and its top probabilities."""
     labels = ["?" if p.digit is None else str(p.digit) for p in number.digits]
     cards = [enlarge(p.pixels if p.pixels is not None else np.zeros((28, 28), np.float32), 4) for p in number.digits]
     drawing = viewable(image)
@@ -153,7 +153,8 @@ def number_view(image, number):
     pad = max(12, (y1 - y0) // 4)  # the number with paper around it for the labels, not the whole pad
     x0, y0, x1, y1 = max(0, x0 - pad), max(0, y0 - pad), min(drawing.width, x1 + pad), min(drawing.height, y1 + pad)
     boxes = [(a - x0, b - y0, c - x0, d - y0) for a, b, c, d in number.boxes]
-    return number_picture(drawing.crop((x0, y0, x1, y1)), boxes, labels, cards, [top_two(p) for p in number.digits])
+    return number_picture(drawing.crop((x0, y0, x1, y1)), boxes, labels, cards, [top_two(p) for p in number.digits],
+                          width)
 
 
 def viewable(image) -> Image.Image:
@@ -408,7 +409,8 @@ def read_uploads(files, choice=None, screen=None):
             continue
         if several and not whole and prediction.digit is None and sure_number(number):
             note += f". If these are digits that touch, they read as {number.text}."
-        cards.append(number_view(image, number) if whole else probability_card(prediction.pixels, prediction.probs))
+        cards.append(number_view(image, number, width=CARD[0]) if whole
+                     else probability_card(prediction.pixels, prediction.probs))
         if whole:
             captions.append(f"{name}: read as {number.text}, {len(number.digits)} digits"
                             + (f"; {number.message}" if number.message else ""))

@@ -14,6 +14,7 @@ OTHER = (120, 140, 190)  # the other bars
 TEXT = (115, 120, 135)  # mid grey: about 4:1 contrast on white and on near-black pages
 RIGHT, WRONG = (34, 170, 80), (230, 60, 60)
 CLEAR = (0, 0, 0, 0)  # transparent: the page's own background shows
+CARD = (460, 224)  # pixels: a file's card on the Upload tab (its 28x28 view and bars, or a message)
 
 
 @lru_cache(maxsize=8)
@@ -35,7 +36,7 @@ def framed(pixels: np.ndarray, right: bool, scale: int = 4) -> Image.Image:
 
 def probability_card(pixels: np.ndarray | None, probs: np.ndarray | None) -> Image.Image:
     """What the network saw (left) and its ten probabilities as bars (right)."""
-    card = Image.new("RGBA", (460, 224), CLEAR)
+    card = Image.new("RGBA", CARD, CLEAR)
     draw = ImageDraw.Draw(card)
     if pixels is not None:
         card.paste(enlarge(pixels).convert("RGBA"), (0, 0))
@@ -51,7 +52,7 @@ def probability_card(pixels: np.ndarray | None, probs: np.ndarray | None) -> Ima
     return card
 
 
-def message_card(text: str, size: tuple[int, int] = (460, 224)) -> Image.Image:
+def message_card(text: str, size: tuple[int, int] = CARD) -> Image.Image:
     """A card that says, in words, why there is no picture."""
     card = Image.new("RGBA", size, CLEAR)
     draw = ImageDraw.Draw(card)
