@@ -63,18 +63,19 @@ def vm(pid: int, key: str) -> int:
     raise KeyError(key)
 
 
-def upload_fn_index(config: dict) -> int:
-    """The fn_index of the event that reads the Upload tab's files (component elem_id "upload")."""
+def upload_event(config: dict) -> tuple[int, int]:
+    """The fn_index of the event that reads the Upload tab's files (component elem_id "upload"), and how many inputs
+    it takes (the files first; the page's model choice and screen width after them, sent as None: the defaults)."""
     upload_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "upload")
     for i, dep in enumerate(config["dependencies"]):
         if [upload_id, "change"] in [list(t) for t in dep["targets"]] and upload_id in dep["inputs"]:
-            return dep.get("id", i)
+            return dep.get("id", i), len(dep["inputs"])
     raise RuntimeError("no change event on the upload component in /config")
 
 
 def read_uploads_over_http(url: str, paths: list[Path]) -> list:
     with httpx.Client(base_url=url, timeout=600) as http:
-        fn_index = upload_fn_index(http.get("/config").json())
+        fn_index, inputs = upload_event(http.get("/config").json())
         handles = [("files", (p.name, p.open("rb"), "image/png")) for p in paths]
         uploaded = http.post("/gradio_api/upload", files=handles).json()
         for _, (_, f, _) in handles:
@@ -82,7 +83,7 @@ def read_uploads_over_http(url: str, paths: list[Path]) -> list:
         files = [{"path": u, "orig_name": p.name, "meta": {"_type": "gradio.FileData"}} for u, p in zip(uploaded, paths)]
         session = uuid.uuid4().hex[:11]
         joined = http.post("/gradio_api/queue/join", json={
-            "data": [files], "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None})
+            "data": [files] + [None] * (inputs - 1), "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None})
         joined.raise_for_status()
         with http.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as stream:
             for line in stream.iter_lines():
