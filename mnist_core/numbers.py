@@ -172,9 +172,10 @@ def union(a: Part, b: Part) -> Part:
 def split_touching(model, lines: LineNet | None, ink: np.ndarray,
                    groups: list[Part]) -> list[tuple[Part, Prediction | None]]:
     """Every group as the digits it holds, each with the line reader's reading (or, for a group read whole by
-    surer_whole, the digit network's), or None where the group is one digit for the digit network to read: it is narrower than CONSIDER of the number's height (its tallest group's),
-    or the line reader reads one digit (or none) in it, or a digit it reads has no ink of its own, or too little
-    for preprocessing to make a 28x28 of (the rounded ends of two bars, cut off an "="). A group no wider than
+    surer_whole, the digit network's), or None where the group is one digit for the digit network to read: it is
+    narrower than CONSIDER of the number's height (its tallest group's), or the line reader reads one digit (or
+    none) in it, or a digit it reads has no ink of its own, or too little for preprocessing to make a 28x28 of
+    (the rounded ends of two bars, cut off an "="). A group no wider than
     SQUARE of the height that the line reader reads as two digits keeps the digit network's reading of it whole
     when that is surer (see surer_whole). The line reader is `lines`, else the shipped one, loaded only when a
     group is that wide."""
