@@ -114,7 +114,8 @@ def read_sketch(sketch, choice=None):
     if number is not None and len(number.digits) > 1 and (several or sure_number(number)):
         largest = max(range(len(number.digits)), key=lambda i: box_area(number.boxes[i]))
         prediction, line = number.digits[largest], number_line(number, largest)
-        picture = gr.update(value=number_view(sketch["composite"], number), visible=True)  # gr.update: see inside_section
+        picture = gr.update(value=number_view(sketch["composite"], number),
+                            visible=True)  # gr.update: see inside_section
     else:
         line = reading(prediction, ink)
     refused = prediction.probs is not None and prediction.digit is None
@@ -130,10 +131,16 @@ def sure_number(number) -> bool:
     return all(p.digit is not None and p.probs.max() >= SURE_NUMBER for p in number.digits)
 
 
-def spans_wide(boxes) -> bool:
-    """Whether boxes together are more than WIDE times as wide as they are tall, as is_wide asks of a drawing's ink."""
+def bounds(boxes) -> tuple[int, int, int, int]:
+    """The box (x0, y0, x1, y1) that holds all the boxes."""
     x0, y0 = (min(b[i] for b in boxes) for i in (0, 1))
     x1, y1 = (max(b[i] for b in boxes) for i in (2, 3))
+    return x0, y0, x1, y1
+
+
+def spans_wide(boxes) -> bool:
+    """Whether boxes together are more than WIDE times as wide as they are tall, as is_wide asks of a drawing's ink."""
+    x0, y0, x1, y1 = bounds(boxes)
     return x1 - x0 > WIDE * (y1 - y0)
 
 
@@ -148,8 +155,7 @@ def number_view(image, number, width: int = 560):
     labels = ["?" if p.digit is None else str(p.digit) for p in number.digits]
     cards = [enlarge(p.pixels if p.pixels is not None else np.zeros((28, 28), np.float32), 4) for p in number.digits]
     drawing = viewable(image)
-    x0, y0 = (min(b[i] for b in number.boxes) for i in (0, 1))
-    x1, y1 = (max(b[i] for b in number.boxes) for i in (2, 3))
+    x0, y0, x1, y1 = bounds(number.boxes)
     pad = max(12, (y1 - y0) // 4)  # the number with paper around it for the labels, not the whole pad
     x0, y0, x1, y1 = max(0, x0 - pad), max(0, y0 - pad), min(drawing.width, x1 + pad), min(drawing.height, y1 + pad)
     boxes = [(a - x0, b - y0, c - x0, d - y0) for a, b, c, d in number.boxes]
@@ -276,7 +282,8 @@ def touching_tip(prediction, ink) -> str:
     """TOUCHING_TIP for one mark at least SQUAT times as wide as tall, with a top probability of at least
     TIP_BELIEF, else "". The line reader is not trusted with marks that squat (it would read many doodles as
     numbers): a gap lets each digit be read by itself."""
-    return TOUCHING_TIP if not prediction.several_marks and prediction.probs.max() >= TIP_BELIEF and is_wide(ink, SQUAT) else ""
+    one_mark = not prediction.several_marks
+    return TOUCHING_TIP if one_mark and prediction.probs.max() >= TIP_BELIEF and is_wide(ink, SQUAT) else ""
 
 
 BLOB_SIDE = 24  # pad pixels (PAD): a mark this wide is a drawing, even when it reads as "only a dot"

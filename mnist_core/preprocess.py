@@ -39,6 +39,7 @@ class ImageError(ValueError):
 
 SEVERAL_MARKS = "several marks found: read the largest"  # the remark when other marks stand beside the digit read
 
+
 @dataclass
 class Digit:
     """The 28x28 input (0..1, white ink on black) made from one image, or None with the reason."""
